@@ -1,0 +1,167 @@
+"""Read the MNIST digits from their original IDX files, check them, and prepare them for training.
+
+The IDX format (http://yann.lecun.com/exdb/mnist/) is a tiny binary header followed by raw bytes:
+
+    bytes 0-3    magic number, big-endian: 2051 (0x00000803) for images, 2049 (0x00000801) for labels;
+                 its third byte, 0x08, says "unsigned bytes" and its fourth the number of dimensions
+    bytes 4-7    number of items N
+    bytes 8-15   images only: rows and columns (28 and 28 for MNIST)
+    then         N labels (one byte each) or N * rows * columns pixels (one byte each, 0 = background)
+
+Any data set stored the same way (Fashion-MNIST, for example) loads unchanged: point `data_dir` at its folder.
+"""
+
+import gzip
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_MAGIC = 2051
+LABEL_MAGIC = 2049
+NUM_CLASSES = 10
+PIXEL_MAX = 255  # pixels are stored as 0..255; we divide by this to get [0, 1]
+
+# The four files a data folder must hold, by their canonical names. Two spellings are in use
+# ("train-images-idx3-ubyte" and "train-images.idx3-ubyte"), each possibly gzip-compressed.
+FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+WHERE_TO_GET_THEM = (
+    "A clone of this repository has them in data/. Otherwise download the four .gz files from a mirror of "
+    "the MNIST database, such as https://ossci-datasets.s3.amazonaws.com/mnist/, into that folder."
+)
+
+
+class DataError(Exception):
+    """A data file is missing or malformed. The message names the file and what is wrong."""
+
+
+def find_file(data_dir, canonical_name):
+    """Return the path of one of the four files in `data_dir`, whichever accepted spelling it uses."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"data folder '{data_dir}' does not exist. {WHERE_TO_GET_THEM}")
+    dotted_name = canonical_name.replace("-idx", ".idx")  # train-images-idx3-ubyte -> train-images.idx3-ubyte
+    for name in (canonical_name, dotted_name):
+        for candidate in (data_dir / (name + ".gz"), data_dir / name):
+            if candidate.is_file():
+                return candidate
+    expected = ", ".join(name + ".gz" for name in FILE_NAMES.values())
+    raise DataError(
+        f"data folder '{data_dir}' has no {canonical_name}.gz (nor {canonical_name}, {dotted_name} "
+        f"or {dotted_name}.gz). The folder needs the four MNIST files {expected} "
+        f"(uncompressed, or with '.idx' in place of '-idx', also works). {WHERE_TO_GET_THEM}"
+    )
+
+
+def read_bytes(path):
+    """The file's content, decompressed when its name ends in .gz."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read '{path}': {error.strerror}") from None
+    if path.suffix != ".gz":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"'{path}' is not a valid gzip file ({error}); download it again") from None
+
+
+def read_idx(path, expected_magic):
+    """Parse one IDX file into a uint8 array of shape (N,) for labels or (N, rows, columns) for images.
+
+    Checks the magic number and that the byte count matches the declared sizes exactly,
+    so that a truncated download or a file with trailing garbage is caught here, not during training.
+    """
+    content = read_bytes(path)
+    kind = "image" if expected_magic == IMAGE_MAGIC else "label"
+    header_size = 16 if expected_magic == IMAGE_MAGIC else 8
+    if len(content) < header_size:
+        raise DataError(
+            f"'{path}' is {len(content)} bytes long, too short for an IDX {kind} file "
+            f"(its header alone is {header_size} bytes)"
+        )
+    header = np.frombuffer(content, dtype=">u4", count=header_size // 4)  # big-endian unsigned 32-bit
+    magic, dims = int(header[0]), [int(size) for size in header[1:]]
+    if magic != expected_magic:
+        raise DataError(
+            f"'{path}' starts with magic number {magic}, but an IDX {kind} file starts with {expected_magic}: "
+            f"it is not an MNIST {kind} file (is it swapped with another file, or not an IDX file at all?)"
+        )
+    if kind == "image" and (dims[1] == 0 or dims[2] == 0):
+        raise DataError(f"'{path}' declares images of {dims[1]}x{dims[2]} pixels; both sizes must be at least 1")
+    expected_size = header_size + math.prod(dims)
+    if len(content) != expected_size:
+        problem = "truncated (download it again)" if len(content) < expected_size else "longer than declared"
+        raise DataError(
+            f"'{path}' declares {' x '.join(map(str, dims))} bytes of data ({expected_size} bytes with its header) "
+            f"but is {len(content)} bytes long: the file is {problem}"
+        )
+    return np.frombuffer(content, dtype=np.uint8, offset=header_size).reshape(dims)
+
+
+def load_split(data_dir, split):
+    """Load the 'train' or 'test' images and labels of `data_dir`, checked.
+
+    Returns images as float32 in [0, 1] with one image per row, shape (N, rows * columns),
+    and labels as integers 0-9, shape (N,).
+    """
+    images_path = find_file(data_dir, FILE_NAMES[f"{split}_images"])
+    labels_path = find_file(data_dir, FILE_NAMES[f"{split}_labels"])
+    raw_images = read_idx(images_path, IMAGE_MAGIC)  # (N, rows, columns) uint8
+    labels = read_idx(labels_path, LABEL_MAGIC).astype(np.int64)  # (N,)
+    if len(raw_images) != len(labels):
+        raise DataError(
+            f"'{images_path}' holds {len(raw_images)} images but '{labels_path}' holds {len(labels)} labels; "
+            "they must match one to one"
+        )
+    if len(labels) and labels.max() >= NUM_CLASSES:
+        position = int(np.argmax(labels >= NUM_CLASSES))
+        raise DataError(
+            f"'{labels_path}' has label {labels[position]} at position {position}; labels must be 0-{NUM_CLASSES - 1}"
+        )
+    return normalize(raw_images.reshape(len(raw_images), -1)), labels
+
+
+def normalize(raw_pixels):
+    """uint8 grey levels 0..255 -> float32 in [0, 1]. predict.py applies the same to new images."""
+    return np.divide(raw_pixels, PIXEL_MAX, dtype=np.float32)
+
+
+def split_validation(images, labels, validation_size):
+    """Hold out the last `validation_size` training examples as a validation set.
+
+    The network never trains on them: they tell us how well it generalises while we choose
+    hyperparameters and epochs, so that the test set stays untouched until the final evaluation.
+    """
+    if not 0 <= validation_size < len(images):
+        raise DataError(
+            f"validation size {validation_size} must be at least 0 and less than the {len(images)} training images"
+        )
+    cut = len(images) - validation_size
+    return images[:cut], labels[:cut], images[cut:], labels[cut:]
+
+
+def load_training_data(data_dir, validation_size):
+    """(train_images, train_labels, validation_images, validation_labels); the test files are not read."""
+    images, labels = load_split(data_dir, "train")
+    return split_validation(images, labels, validation_size)
+
+
+def load_test_data(data_dir):
+    """(test_images, test_labels): read only for the final evaluation."""
+    return load_split(data_dir, "test")
+
+
+def one_hot(labels, num_classes=NUM_CLASSES):
+    """Integer labels (N,) -> float32 one-hot rows (N, num_classes): label 3 becomes [0,0,0,1,0,0,0,0,0,0]."""
+    encoded = np.zeros((len(labels), num_classes), dtype=np.float32)
+    encoded[np.arange(len(labels)), labels] = 1.0
+    return encoded

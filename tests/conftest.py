@@ -1,0 +1,92 @@
+"""Shared test helpers: an independent IDX writer and a small slice of the real MNIST data."""
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ["MPLBACKEND"] = "Agg"  # figures go to files only, here and in every script the tests start
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+REAL_DATA = REPOSITORY / "data"
+CANONICAL_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def idx_bytes(array, magic=None):
+    """The IDX encoding of a uint8 array, written with struct rather than with the code under test."""
+    array = np.asarray(array, dtype=np.uint8)
+    if magic is None:
+        magic = 2051 if array.ndim == 3 else 2049
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", size) for size in array.shape)
+    return header + array.tobytes()
+
+
+def write_idx(path, array, magic=None):
+    """Write `array` as an IDX file, gzip-compressed when the name ends in .gz."""
+    content = idx_bytes(array, magic)
+    path = Path(path)
+    path.write_bytes(gzip.compress(content) if path.suffix == ".gz" else content)
+    return path
+
+
+def write_dataset(folder, train_images, train_labels, test_images, test_labels, suffix=".gz"):
+    """A data folder holding the four files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train_images": train_images,
+        "train_labels": train_labels,
+        "test_images": test_images,
+        "test_labels": test_labels,
+    }
+    for key, array in arrays.items():
+        write_idx(folder / (CANONICAL_NAMES[key] + suffix), array)
+    return folder
+
+
+def read_real(key):
+    """A raw uint8 array from the committed MNIST files, parsed here independently of data_loader."""
+    content = gzip.decompress((REAL_DATA / (CANONICAL_NAMES[key] + ".gz")).read_bytes())
+    if key.endswith("images"):
+        count, rows, columns = struct.unpack(">III", content[4:16])
+        return np.frombuffer(content, np.uint8, offset=16).reshape(count, rows, columns)
+    return np.frombuffer(content, np.uint8, offset=8)
+
+
+@pytest.fixture(scope="session")
+def small_mnist(tmp_path_factory):
+    """A data folder with the first 3,000 real training images and the first 1,000 test images."""
+    folder = tmp_path_factory.mktemp("small_mnist")
+    return write_dataset(
+        folder,
+        read_real("train_images")[:3000],
+        read_real("train_labels")[:3000],
+        read_real("test_images")[:1000],
+        read_real("test_labels")[:1000],
+    )
+
+
+def run_script(script, *arguments, timeout=120, **popen_options):
+    """Run one of the project's scripts with this Python; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, str(REPOSITORY / script), *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=popen_options.pop("cwd", REPOSITORY),
+        **popen_options,
+    )
+
+
+def is_png(path):
+    return Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
