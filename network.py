@@ -1,0 +1,279 @@
+"""A fully connected neural network written out with NumPy: forward pass, backward pass, update, save and load.
+
+The default architecture has one hidden layer: 784 pixels -> hidden ReLU units -> 10 class scores.
+For a mini-batch of B images X (one image per row, shape (B, 784)) and their labels y:
+
+    Forward                                       Backward (the chain rule, from the loss back)
+    Z1 = X @ W1 + b1       hidden pre-activation  dZ2 = (P - Y) / B     Y = one-hot labels
+    H  = relu(Z1)          hidden activation      dW2 = H.T @ dZ2       db2 = dZ2 summed over the batch
+    Z2 = H @ W2 + b2       scores ("logits")      dH  = dZ2 @ W2.T
+    P  = softmax(Z2)       probabilities          dZ1 = dH * (Z1 > 0)   ReLU lets gradient through where active
+    L  = -mean(log P[i, y_i])  cross-entropy      dW1 = X.T @ dZ1       db1 = dZ1 summed over the batch
+
+relu(z) = max(z, 0); softmax(z)_k = exp(z_k) / sum_j exp(z_j). The neat (P - Y) / B is the gradient of the
+cross-entropy of a softmax with respect to its logits: the two exponentials and logarithms cancel.
+With more hidden layers the same two lines repeat once per layer; `forward` and `backward` loop over them.
+
+Everything is float32: it halves the memory traffic of float64 and is plenty precise for training.
+"""
+
+import math
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from data_loader import PIXEL_MAX
+from subnormals import flush_tiny_values
+
+FORMAT_VERSION = 1  # bump when the layout of saved files changes
+
+
+class ModelFileError(Exception):
+    """A weights file is missing, unreadable or does not describe a valid network. The message names it."""
+
+
+def relu(z):
+    """max(z, 0), element by element."""
+    return np.maximum(z, 0)
+
+
+def log_softmax(logits):
+    """log(softmax(logits)) per row, computed so that huge logits never overflow.
+
+    Subtracting each row's largest logit changes nothing mathematically (softmax is shift-invariant)
+    but makes every exponent <= 0, so exp() lies in (0, 1] and never becomes inf.
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)  # (B, 10), each row's maximum is now 0
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (B, 10) - (B, 1) -> (B, 10)
+
+
+def softmax(logits):
+    """Class probabilities: every row is positive and sums to 1."""
+    return np.exp(log_softmax(logits))
+
+
+def softmax_cross_entropy(logits, labels):
+    """Mean cross-entropy loss of a batch, and its gradient with respect to the logits, (P - Y) / B.
+
+    The loss is the mean over the batch of -log(probability given to the true class). With the logits
+    shifted as in log_softmax, that is log(sum_j exp(z_j)) - z_label for every image.
+    """
+    rows = np.arange(len(labels))
+    shifted = logits - logits.max(axis=1, keepdims=True)  # (B, 10), each row's maximum is now 0
+    exponentials = np.exp(shifted)  # (B, 10), all in (0, 1]
+    flush_tiny_values(exponentials)  # exp(-100) and the like would be slow subnormal numbers
+    sums = exponentials.sum(axis=1, keepdims=True)  # (B, 1), each at least 1
+    loss = float(np.mean(np.log(sums[:, 0]) - shifted[rows, labels]))
+    logits_gradient = exponentials / sums  # P: (B, 10) / (B, 1) -> (B, 10)
+    logits_gradient[rows, labels] -= 1  # P - Y, without building the one-hot Y
+    logits_gradient /= len(labels)  # (P - Y) / B
+    return loss, logits_gradient
+
+
+def he_initialization(fan_in, fan_out, rng):
+    """Random weights with variance 2 / fan_in (He et al., 2015).
+
+    ReLU zeroes about half of its inputs, halving the signal's variance at every layer; doubling the
+    usual 1 / fan_in variance makes up for it, so activations neither vanish nor explode at the start.
+    """
+    scale = np.float32(math.sqrt(2.0 / fan_in))
+    return rng.standard_normal((fan_in, fan_out), dtype=np.float32) * scale
+
+
+def clip_by_global_norm(gradients, max_norm):
+    """Scale all gradients down together when their joint length exceeds `max_norm` (0 disables clipping).
+
+    The global norm is sqrt(sum of every squared gradient entry). Scaling keeps the direction of the
+    step and only shortens it, so one freak mini-batch cannot throw the weights far away.
+    Returns the norm before clipping.
+    """
+    norm = math.sqrt(sum(float(np.vdot(gradient, gradient)) for gradient in gradients))
+    if max_norm > 0 and norm > max_norm:
+        scale = np.float32(max_norm / norm)
+        for gradient in gradients:
+            gradient *= scale
+    return norm
+
+
+class Network:
+    """Input -> hidden layers (ReLU) -> output scores (softmax), trained by mini-batch gradient descent.
+
+    `layer_sizes` lists the width of every layer, input first and output last: [784, 128, 10] is one
+    hidden layer of 128 units. Layer l has weights W[l] of shape (inputs, outputs) and biases b[l].
+    """
+
+    def __init__(self, layer_sizes, seed=0, image_shape=None):
+        self.layer_sizes = [int(size) for size in layer_sizes]
+        if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
+            raise ValueError(f"layer sizes must be at least two positive numbers, got {layer_sizes}")
+        side = math.isqrt(self.layer_sizes[0])
+        self.image_shape = tuple(image_shape) if image_shape else (side, self.layer_sizes[0] // side)
+        rng = np.random.default_rng(seed)
+        self.weights = [
+            he_initialization(fan_in, fan_out, rng)
+            for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:])
+        ]
+        self.biases = [np.zeros(fan_out, dtype=np.float32) for fan_out in self.layer_sizes[1:]]
+
+    def parameters(self):
+        """All trainable arrays in a fixed order [W1, b1, W2, b2, ...]; optimizers update them in place."""
+        return [array for pair in zip(self.weights, self.biases) for array in pair]
+
+    def forward(self, images):
+        """Scores for each class, plus the input each layer saw (the backward pass needs them).
+
+        images: (B, 784) float32. Returns logits (B, 10) and a list of layer inputs [X, H1, ...].
+        """
+        layer_inputs = []
+        activation = images  # (B, 784)
+        for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
+            layer_inputs.append(activation)
+            pre_activation = activation @ weight  # (B, n_in) @ (n_in, H) -> (B, H)
+            pre_activation += bias  # (B, H) + (H,): every row gets the bias; "+=" adds in place, no copy
+            activation = relu(pre_activation)  # (B, H)
+        layer_inputs.append(activation)
+        logits = activation @ self.weights[-1]  # (B, H) @ (H, 10) -> (B, 10)
+        logits += self.biases[-1]  # (B, 10) + (10,)
+        return logits, layer_inputs
+
+    def backward(self, layer_inputs, logits_gradient):
+        """Gradients of the loss for every parameter, in the order of `parameters()`.
+
+        Walks the layers from the output back to the input. `delta` is dLoss/dZ of the current layer:
+        it starts as (P - Y) / B and is carried one layer down by multiplying with that layer's W.T,
+        then masked by the ReLU derivative (1 where the unit was active, 0 where it was not).
+        """
+        weight_gradients, bias_gradients = [], []
+        delta = logits_gradient  # (B, 10)
+        for layer in reversed(range(len(self.weights))):
+            layer_input = layer_inputs[layer]  # (B, n_in)
+            weight_gradients.insert(0, layer_input.T @ delta)  # (n_in, B) @ (B, n_out) -> (n_in, n_out)
+            bias_gradients.insert(0, delta.sum(axis=0))  # (B, n_out) -> (n_out,)
+            if layer > 0:  # the input pixels need no gradient
+                delta = delta @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
+                delta *= layer_input > 0  # ReLU derivative: H > 0 exactly where Z > 0
+        return [gradient for pair in zip(weight_gradients, bias_gradients) for gradient in pair]
+
+    def loss_and_gradients(self, images, labels):
+        """Cross-entropy loss of one mini-batch, the gradient for every parameter, and the logits."""
+        logits, layer_inputs = self.forward(images)  # (B, 10)
+        loss, logits_gradient = softmax_cross_entropy(logits, labels)  # (B, 10)
+        return loss, self.backward(layer_inputs, logits_gradient), logits
+
+    def train_step(self, images, labels, optimizer, learning_rate, clip_norm=0.0):
+        """One step of mini-batch gradient descent: forward, backward, clip, update.
+
+        Returns the batch's loss and how many of its images the network classified correctly
+        (before the update), which train.py averages into the epoch's training loss and accuracy.
+        """
+        loss, gradients, logits = self.loss_and_gradients(images, labels)
+        if clip_norm > 0:
+            clip_by_global_norm(gradients, clip_norm)
+        optimizer.step(self.parameters(), gradients, learning_rate)
+        return loss, int(np.count_nonzero(logits.argmax(axis=1) == labels))
+
+    def log_probabilities(self, images, chunk_size=10000):
+        """log softmax of the scores, (N, 10), computed a chunk of images at a time to bound memory."""
+        chunks = [
+            log_softmax(self.forward(images[start : start + chunk_size])[0])  # (chunk, 10)
+            for start in range(0, len(images), chunk_size)
+        ]
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.layer_sizes[-1]), np.float32)
+
+    def predict_probabilities(self, images):
+        """Softmax probabilities (N, 10): row i says how likely image i is each digit."""
+        return np.exp(self.log_probabilities(images))
+
+    def predict(self, images):
+        """The most probable class of every image, (N,)."""
+        return self.log_probabilities(images).argmax(axis=1)
+
+    def evaluate(self, images, labels):
+        """Mean cross-entropy loss and accuracy (fraction correct) on a whole data set."""
+        log_probabilities = self.log_probabilities(images)  # (N, 10)
+        loss = float(-log_probabilities[np.arange(len(labels)), labels].mean())
+        accuracy = float(np.mean(log_probabilities.argmax(axis=1) == labels))
+        return loss, accuracy
+
+    # ----- saving and loading -----------------------------------------------------------------------------
+
+    def save(self, path):
+        """Write the architecture, the input normalisation and all parameters to a .npz file, atomically."""
+        arrays = {
+            "format_version": np.array(FORMAT_VERSION),
+            "model_type": np.array("mlp"),
+            "layer_sizes": np.array(self.layer_sizes),
+            "image_shape": np.array(self.image_shape),
+            "pixel_max": np.array(PIXEL_MAX, dtype=np.float32),  # inputs are grey levels / pixel_max, in [0, 1]
+        }
+        for index, (weight, bias) in enumerate(zip(self.weights, self.biases), start=1):
+            arrays[f"W{index}"], arrays[f"b{index}"] = weight, bias
+        save_npz_atomically(path, arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Rebuild a network saved by `save`, checking every array. Never unpickles anything."""
+        arrays = load_npz(path, required=("format_version", "model_type", "layer_sizes", "image_shape"))
+        if str(arrays["model_type"]) != "mlp":
+            raise ModelFileError(f"'{path}' holds a '{arrays['model_type']}' model, not a fully connected network")
+        layer_sizes = [int(size) for size in np.ravel(arrays["layer_sizes"])]
+        try:
+            network = cls(layer_sizes, image_shape=[int(side) for side in np.ravel(arrays["image_shape"])])
+        except ValueError as error:
+            raise ModelFileError(f"'{path}' describes an impossible network: {error}") from None
+        for index in range(1, len(layer_sizes)):
+            network.weights[index - 1] = checked_array(arrays, f"W{index}", network.weights[index - 1].shape, path)
+            network.biases[index - 1] = checked_array(arrays, f"b{index}", network.biases[index - 1].shape, path)
+        return network
+
+
+def save_npz_atomically(path, arrays):
+    """Save `arrays` to `path` via a temporary file in the same folder and a rename.
+
+    The rename replaces the old file in one step, so a crash or a full disk midway leaves
+    either the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as temporary_file:
+            np.savez(temporary_file, **arrays)
+            temporary_file.flush()
+            os.fsync(temporary_file.fileno())
+        os.replace(temporary_name, path)
+    except BaseException:
+        Path(temporary_name).unlink(missing_ok=True)
+        raise
+
+
+def load_npz(path, required):
+    """Read every array of a .npz file into memory, refusing pickled objects and missing `required` names."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise ModelFileError(f"weights file '{path}' does not exist; train one with: python train.py") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ModelFileError(f"'{path}' is not a readable weights file ({error})") from None
+    missing = [name for name in required if name not in arrays]
+    if missing:
+        raise ModelFileError(f"'{path}' is not a weights file of this project: it lacks {', '.join(missing)}")
+    if int(arrays["format_version"]) > FORMAT_VERSION:
+        raise ModelFileError(f"'{path}' was saved by a newer version of this project; update your copy")
+    return arrays
+
+
+def checked_array(arrays, name, expected_shape, path):
+    """arrays[name] as float32, after checking that it exists, is numeric and has the expected shape."""
+    if name not in arrays:
+        raise ModelFileError(f"'{path}' lacks the array {name} that its architecture needs")
+    array = arrays[name]
+    if array.shape != tuple(expected_shape) or not np.issubdtype(array.dtype, np.floating):
+        raise ModelFileError(
+            f"'{path}': {name} is a {array.dtype} array of shape {array.shape}, but the architecture "
+            f"it records needs float values of shape {tuple(expected_shape)}"
+        )
+    return array.astype(np.float32)
