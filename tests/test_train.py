@@ -1,0 +1,147 @@
+"""train.py end to end through its command line, on a small slice of the real data."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import train
+from network import Network
+from optimizers import SGD
+
+from conftest import REPOSITORY, is_png, run_script
+
+EPOCH_LINE = re.compile(r"^epoch\s+\d+/\d+\s+loss \d+\.\d+\s+train \d+\.\d\d%\s+val \d+\.\d\d%.*\s\d+\.\d\ds$")
+SMALL_RUN = ["--validation-size", "500", "--hidden-size", "64", "--no-show"]
+
+
+def outputs(tmp_path):
+    return ["--weights", tmp_path / "model.npz", "--results-dir", tmp_path / "results"]
+
+
+def test_end_to_end(small_mnist, tmp_path):
+    result = run_script("train.py", "--data-dir", small_mnist, "--epochs", "3", *SMALL_RUN, *outputs(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    epoch_lines = [line for line in lines if line.startswith("epoch")]
+    assert len(epoch_lines) == 3 and all(EPOCH_LINE.match(line) for line in epoch_lines), epoch_lines
+    accuracy = re.search(r"^Test accuracy: (\d+\.\d\d)%$", result.stdout, re.MULTILINE)
+    assert accuracy and float(accuracy.group(1)) >= 80  # 2,500 images, 3 epochs: about 85%
+    network = Network.load(tmp_path / "model.npz")
+    assert network.layer_sizes == [784, 64, 10]
+    for name in ("predictions.png", "training_curves.png"):
+        assert is_png(tmp_path / "results" / name)
+        assert f"results{os.sep}{name}" in result.stdout  # the file names are printed
+    assert result.stderr == ""
+
+
+def test_training_is_reproducible_bit_for_bit(small_mnist):
+    import data_loader
+
+    data = data_loader.load_training_data(small_mnist, 500)
+    args = train.parse_arguments(["--epochs", "2", "--hidden-size", "32", "--seed", "3"])
+    weights = []
+    for _ in range(2):
+        network = Network([784, 32, 10], seed=args.seed)
+        train.train(network, SGD(args.momentum), *data, args, log=lambda line: None)
+        weights.append(network.parameters())
+    for first, second in zip(*weights):
+        np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--learning-rate", "0"),
+        ("--learning-rate", "-0.1"),
+        ("--learning-rate", "nan"),
+        ("--batch-size", "0"),
+        ("--hidden-size", "0"),
+        ("--epochs", "0"),
+        ("--epochs", "two"),
+        ("--clip-norm", "-1"),
+        ("--momentum", "1"),
+        ("--schedule", "linear"),
+        ("--augment", "twist"),
+        ("--validation-size", "0"),
+        ("--max-shift", "-1"),
+        ("--weights", "no/such/folder/model.npz"),
+    ],
+)
+def test_bad_options_are_refused_by_name(option, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.parse_arguments([option, value])
+    assert exit_info.value.code == 2
+    error_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error:" in error_line and option in error_line
+
+
+def test_bad_option_through_the_command_line():
+    result = run_script("train.py", "--learning-rate", "-1")
+    assert result.returncode == 2
+    assert "error: --learning-rate must be greater than 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_data_is_a_clean_error(tmp_path):
+    result = run_script("train.py", "--data-dir", tmp_path / "empty", *outputs(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: data folder")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_too_large_validation_set_is_a_clean_error(small_mnist, tmp_path):
+    result = run_script("train.py", "--data-dir", small_mnist, "--validation-size", "3000", *outputs(tmp_path))
+    assert result.returncode == 1
+    assert "error: validation size 3000" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_divergence_stops_without_touching_the_weights(small_mnist, tmp_path):
+    (tmp_path / "model.npz").write_bytes(b"the user's precious model")
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        small_mnist,
+        "--epochs",
+        "5",
+        "--learning-rate",
+        "1000",
+        *SMALL_RUN,
+        *outputs(tmp_path),
+    )
+    assert result.returncode == 1
+    assert "error: training diverged" in result.stderr
+    assert "--learning-rate" in result.stderr and "--clip-norm" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "model.npz").read_bytes() == b"the user's precious model"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sending Ctrl-C to a child process is POSIX-only here")
+def test_ctrl_c_saves_the_model_trained_so_far(small_mnist, tmp_path):
+    command = [
+        sys.executable,
+        str(REPOSITORY / "train.py"),
+        "--data-dir",
+        str(small_mnist),
+        "--epochs",
+        "5000",
+        *SMALL_RUN,
+        *map(str, outputs(tmp_path)),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    first_lines = [process.stdout.readline(), process.stdout.readline()]  # the header and epoch 1
+    process.send_signal(signal.SIGINT)
+    rest, errors = process.communicate(timeout=60)
+    assert process.returncode == 0, errors
+    assert first_lines[1].startswith("epoch")
+    assert "interrupted (Ctrl-C)" in rest and "Test accuracy:" in rest
+    assert "Saved weights" in rest and "(of the interrupted run)" in rest
+    Network.load(tmp_path / "model.npz")
+    assert "Traceback" not in errors
