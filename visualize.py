@@ -18,6 +18,7 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 # Backends that draw into files only. With any other, plt.show() opens a window.
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
@@ -80,16 +81,21 @@ def plot_prediction_grid(
 
 
 def plot_training_curves(history, path):
-    """Loss and accuracy per epoch, on the training batches and on the validation set."""
+    """Loss and accuracy per epoch, on the training batches and on the validation set.
+
+    The training figures are averages over the epoch's mini-batches, measured as the network learned
+    (and on shifted images when augmenting); the validation figures are measured after the epoch.
+    """
     epochs = [record["epoch"] for record in history]
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    loss_axis.plot(epochs, [record["train_loss"] for record in history], "o-", label="training")
+    loss_axis.plot(epochs, [record["train_loss"] for record in history], "o-", label="training batches")
     loss_axis.plot(epochs, [record["val_loss"] for record in history], "o-", label="validation")
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss", yscale="log")
-    accuracy_axis.plot(epochs, [100 * record["train_accuracy"] for record in history], "o-", label="training")
+    accuracy_axis.plot(epochs, [100 * record["train_accuracy"] for record in history], "o-", label="training batches")
     accuracy_axis.plot(epochs, [100 * record["val_accuracy"] for record in history], "o-", label="validation")
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for axis in (loss_axis, accuracy_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(True, alpha=0.3)
         axis.legend()
     figure.tight_layout()
