@@ -221,21 +221,13 @@ def main(argv=None):
         except TrainingDivergedError as error:
             sys.exit(f"error: {error}")
 
-    test_predictions = network.predict(test_images)
-    test_accuracy = np.mean(test_predictions == test_labels)
-    print(f"Test accuracy: {100 * test_accuracy:.2f}%")
+    probabilities = network.predict_probabilities(test_images)  # (N, 10): the one look at the test set
+    print(f"Test accuracy: {100 * np.mean(probabilities.argmax(axis=1) == test_labels):.2f}%")
     network.save(args.weights)
     print(f"Saved weights: {args.weights}" + (" (of the interrupted run)" if interrupted else ""))
 
     results = Path(args.results_dir)
-    visualize.plot_prediction_grid(
-        test_images,
-        test_labels,
-        test_predictions,
-        results / "predictions.png",
-        mistakes_only=args.mistakes_only,
-        image_shape=network.image_shape,
-    )
+    visualize.evaluation_figures(network, test_images, test_labels, probabilities, results, args.mistakes_only)
     if history:
         visualize.plot_training_curves(history, results / "training_curves.png")
     visualize.show_or_close(not args.no_show)

@@ -1,4 +1,4 @@
-"""Figures: what the network predicts and how its training went.
+"""Figures: what the network predicts, where it fails, what it learned, and how its training went.
 
 Every figure is saved as a PNG file and its path printed. A window opens only when matplotlib has a
 display to draw on and the caller asks for it; on a machine without one (a server, CI) nothing blocks.
@@ -102,6 +102,128 @@ def plot_training_curves(history, path):
     return save_figure(figure, path)
 
 
+def confusion_matrix(true_labels, predicted_labels, num_classes=10):
+    """counts[i, j] = how many images of digit i the network called j. The diagonal holds the correct ones."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (true_labels, predicted_labels), 1)  # one count for every (true, predicted) pair
+    return counts
+
+
+def per_class_accuracy(counts):
+    """Fraction of each digit's images classified correctly: the diagonal over the row sums."""
+    return np.diag(counts) / np.maximum(counts.sum(axis=1), 1)
+
+
+def format_confusion_table(counts):
+    """The confusion matrix and per-class accuracy as text: one row per true digit."""
+    classes = range(len(counts))
+    lines = ["true \\ predicted " + "".join(f"{j:>6}" for j in classes) + "  accuracy"]
+    for i, accuracy in zip(classes, per_class_accuracy(counts)):
+        lines.append(f"{i:>17} " + "".join(f"{counts[i, j]:>6}" for j in classes) + f"  {100 * accuracy:7.2f}%")
+    return "\n".join(lines)
+
+
+def plot_confusion_matrix(counts, path):
+    """The confusion matrix as a grid of counts, beside the accuracy of every digit.
+
+    Correct predictions (the diagonal) are drawn in green; mistakes in shades of red, darker for more,
+    on their own scale, so that a handful of confusions stands out next to a thousand correct answers.
+    """
+    num_classes = len(counts)
+    on_diagonal = np.eye(num_classes, dtype=bool)
+    mistakes = np.ma.masked_where(on_diagonal, counts)
+    figure, (matrix_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 5.5), gridspec_kw={"width_ratios": [1.4, 1]})
+    matrix_axis.imshow(mistakes, cmap="Reds", vmin=0, vmax=max(int(mistakes.max() or 0), 1))
+    matrix_axis.imshow(np.ma.masked_where(~on_diagonal, counts), cmap="Greens", vmin=0, vmax=2 * counts.max())
+    for (i, j), count in np.ndenumerate(counts):
+        dark = not on_diagonal[i, j] and count > 0.6 * mistakes.max()
+        matrix_axis.text(j, i, str(count), ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    matrix_axis.set(
+        xticks=range(num_classes), yticks=range(num_classes), xlabel="predicted digit", ylabel="true digit",
+        title="Confusion matrix (green: correct, red: mistakes)",
+    )  # fmt: skip
+    accuracy = 100 * per_class_accuracy(counts)
+    accuracy_axis.barh(range(num_classes), accuracy, color="tab:green")
+    for i, value in enumerate(accuracy):
+        accuracy_axis.text(value, i, f" {value:.1f}%", va="center", fontsize=8)
+    accuracy_axis.set(
+        yticks=range(num_classes), xlim=(min(90, accuracy.min() - 1), 100.5), xlabel="accuracy (%)",
+        title="Accuracy per digit",
+    )  # fmt: skip
+    accuracy_axis.invert_yaxis()
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_confident_mistakes(images, true_labels, probabilities, path, count=24, image_shape=(28, 28)):
+    """The misclassified images the network was surest about, with its confidence in the wrong answer.
+
+    probabilities: (N, 10) softmax outputs. Some of these digits are badly written or even mislabelled;
+    others show what the network has not understood.
+    """
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)  # the probability given to the predicted digit
+    wrong = np.flatnonzero(predicted != true_labels)
+    shown = wrong[np.argsort(-confidence[wrong], kind="stable")][:count]
+    columns = 8
+    rows = max(1, int(np.ceil(len(shown) / columns)))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, index in zip(axes.flat, shown):
+        axis.imshow(images[index].reshape(image_shape), cmap="gray_r", vmin=0, vmax=1)
+        axis.set_title(
+            f"true {true_labels[index]}, pred {predicted[index]}\n{100 * confidence[index]:.1f}% sure",
+            color=MISTAKE_COLOR, fontsize=8,
+        )  # fmt: skip
+    figure.suptitle(f"The {len(shown)} most confident mistakes (of {len(wrong)})")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_hidden_units(first_layer_weights, path, count=36, image_shape=(28, 28), seed=0):
+    """The input weights of a random sample of hidden units, each drawn as an image.
+
+    first_layer_weights: (784, H). Column k holds the weight unit k gives to every pixel: red pixels push
+    the unit towards firing, blue ones hold it back, white ones do not matter. Each image has its own
+    colour scale, centred on zero.
+    """
+    hidden_size = first_layer_weights.shape[1]
+    units = np.sort(np.random.default_rng(seed).choice(hidden_size, size=min(count, hidden_size), replace=False))
+    columns = int(np.ceil(np.sqrt(len(units))))
+    rows = int(np.ceil(len(units) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.5 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, unit in zip(axes.flat, units):
+        weights = first_layer_weights[:, unit].reshape(image_shape)
+        limit = max(float(np.abs(weights).max()), 1e-12)
+        axis.imshow(weights, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axis.set_title(f"unit {unit}", fontsize=8)
+    figure.suptitle(f"What {len(units)} of the {hidden_size} hidden units look for (red +, blue -)")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def evaluation_figures(network, test_images, test_labels, probabilities, results_dir, mistakes_only=False):
+    """Print the confusion table and save every figure about a network's test predictions.
+
+    probabilities: the network's (N, 10) softmax outputs for test_images.
+    """
+    results_dir = Path(results_dir)
+    predictions = probabilities.argmax(axis=1)
+    counts = confusion_matrix(test_labels, predictions, network.layer_sizes[-1])
+    print(format_confusion_table(counts))
+    shape = network.image_shape
+    plot_prediction_grid(
+        test_images, test_labels, predictions, results_dir / "predictions.png", mistakes_only, image_shape=shape
+    )
+    plot_confusion_matrix(counts, results_dir / "confusion_matrix.png")
+    plot_confident_mistakes(test_images, test_labels, probabilities, results_dir / "confident_mistakes.png",
+                            image_shape=shape)  # fmt: skip
+    plot_hidden_units(network.weights[0], results_dir / "hidden_units.png", image_shape=shape)
+
+
 def show_or_close(show):
     """Open the figures in windows if asked and possible (this blocks until they are closed); else free them."""
     if show and display_available():
@@ -113,11 +235,11 @@ def main(argv=None):
     import data_loader
     from network import ModelFileError, Network
 
-    parser = argparse.ArgumentParser(description="Draw the prediction grid of a saved model on the test images.")
+    parser = argparse.ArgumentParser(description="Draw the evaluation figures of a saved model on the test images.")
     parser.add_argument("--weights", default="model_weights.npz", help="model file to load (default: %(default)s)")
     parser.add_argument("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="where to save the figures (default: %(default)s)")
-    parser.add_argument("--mistakes-only", action="store_true", help="show only misclassified test images")
+    parser.add_argument("--mistakes-only", action="store_true", help="prediction grid of misclassified images only")
     parser.add_argument("--no-show", action="store_true", help="save the figures without opening a window")
     args = parser.parse_args(argv)
     try:
@@ -125,16 +247,12 @@ def main(argv=None):
         test_images, test_labels = data_loader.load_test_data(args.data_dir)
     except (ModelFileError, data_loader.DataError) as error:
         sys.exit(f"error: {error}")
-    predictions = network.predict(test_images)
-    print(f"Test accuracy: {100 * np.mean(predictions == test_labels):.2f}%")
-    plot_prediction_grid(
-        test_images,
-        test_labels,
-        predictions,
-        Path(args.results_dir) / "predictions.png",
-        mistakes_only=args.mistakes_only,
-        image_shape=network.image_shape,
-    )
+    if network.layer_sizes[0] != test_images.shape[1]:
+        sys.exit(f"error: '{args.weights}' expects {network.layer_sizes[0]} pixels per image, "
+                 f"but the images in '{args.data_dir}' have {test_images.shape[1]}")  # fmt: skip
+    probabilities = network.predict_probabilities(test_images)  # (N, 10)
+    print(f"Test accuracy: {100 * np.mean(probabilities.argmax(axis=1) == test_labels):.2f}%")
+    evaluation_figures(network, test_images, test_labels, probabilities, args.results_dir, args.mistakes_only)
     show_or_close(not args.no_show)
 
 

@@ -33,10 +33,12 @@ def test_end_to_end(small_mnist, tmp_path):
     assert accuracy and float(accuracy.group(1)) >= 80  # 2,500 images, 3 epochs: about 85%
     network = Network.load(tmp_path / "model.npz")
     assert network.layer_sizes == [784, 64, 10]
-    for name in ("predictions.png", "training_curves.png"):
+    for name in ("predictions.png", "training_curves.png", "confusion_matrix.png", "confident_mistakes.png",
+                 "hidden_units.png"):  # fmt: skip
         assert is_png(tmp_path / "results" / name)
         assert f"results{os.sep}{name}" in result.stdout  # the file names are printed
     assert result.stderr == ""
+    assert re.search(r"^\s+9(\s+\d+){10}\s+\d+\.\d\d%$", result.stdout, re.MULTILINE)  # the confusion table
 
 
 def test_training_is_reproducible_bit_for_bit(small_mnist):
