@@ -73,6 +73,17 @@ def softmax_cross_entropy(logits, labels):
     return loss, logits_gradient
 
 
+def dropout_mask(shape, rate, rng):
+    """Inverted dropout: each unit is kept with probability 1 - rate, and kept units are scaled by 1 / (1 - rate).
+
+    Switching off a random half of the hidden units at every step keeps units from relying on each other
+    (Srivastava et al., 2014). The scaling keeps each unit's expected output unchanged, so at evaluation
+    time, when nothing is dropped, the network needs no correction.
+    """
+    keep = rng.random(shape, dtype=np.float32) >= rate  # (B, H) True for the units that stay on
+    return keep * np.float32(1 / (1 - rate))
+
+
 def he_initialization(fan_in, fan_out, rng):
     """Random weights with variance 2 / fan_in (He et al., 2015).
 
@@ -122,29 +133,34 @@ class Network:
         """All trainable arrays in a fixed order [W1, b1, W2, b2, ...]; optimizers update them in place."""
         return [array for pair in zip(self.weights, self.biases) for array in pair]
 
-    def forward(self, images):
-        """Scores for each class, plus the input each layer saw (the backward pass needs them).
+    def forward(self, images, dropout=0.0, rng=None):
+        """Scores for each class, plus what the backward pass needs to know about this forward pass.
 
-        images: (B, 784) float32. Returns logits (B, 10) and a list of layer inputs [X, H1, ...].
+        images: (B, 784) float32. Returns the logits (B, 10), the input each layer saw [X, H1, ...],
+        and the dropout masks applied to the hidden layers (an empty list when dropout is 0).
         """
-        layer_inputs = []
+        layer_inputs, dropout_masks = [], []
         activation = images  # (B, 784)
         for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
             layer_inputs.append(activation)
             pre_activation = activation @ weight  # (B, n_in) @ (n_in, H) -> (B, H)
             pre_activation += bias  # (B, H) + (H,): every row gets the bias; "+=" adds in place, no copy
             activation = relu(pre_activation)  # (B, H)
+            if dropout > 0:
+                mask = dropout_mask(activation.shape, dropout, rng)  # (B, H) of 0 and 1 / (1 - dropout)
+                activation *= mask
+                dropout_masks.append(mask)
         layer_inputs.append(activation)
         logits = activation @ self.weights[-1]  # (B, H) @ (H, 10) -> (B, 10)
         logits += self.biases[-1]  # (B, 10) + (10,)
-        return logits, layer_inputs
+        return logits, layer_inputs, dropout_masks
 
-    def backward(self, layer_inputs, logits_gradient):
+    def backward(self, layer_inputs, dropout_masks, logits_gradient):
         """Gradients of the loss for every parameter, in the order of `parameters()`.
 
         Walks the layers from the output back to the input. `delta` is dLoss/dZ of the current layer:
         it starts as (P - Y) / B and is carried one layer down by multiplying with that layer's W.T,
-        then masked by the ReLU derivative (1 where the unit was active, 0 where it was not).
+        then through the dropout mask (if any) and the ReLU derivative (1 where the unit was active, else 0).
         """
         weight_gradients, bias_gradients = [], []
         delta = logits_gradient  # (B, 10)
@@ -154,22 +170,33 @@ class Network:
             bias_gradients.insert(0, delta.sum(axis=0))  # (B, n_out) -> (n_out,)
             if layer > 0:  # the input pixels need no gradient
                 delta = delta @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
+                if dropout_masks:
+                    delta *= dropout_masks[layer - 1]  # dropped units passed nothing on, so get no gradient
                 delta *= layer_input > 0  # ReLU derivative: H > 0 exactly where Z > 0
         return [gradient for pair in zip(weight_gradients, bias_gradients) for gradient in pair]
 
-    def loss_and_gradients(self, images, labels):
-        """Cross-entropy loss of one mini-batch, the gradient for every parameter, and the logits."""
-        logits, layer_inputs = self.forward(images)  # (B, 10)
-        loss, logits_gradient = softmax_cross_entropy(logits, labels)  # (B, 10)
-        return loss, self.backward(layer_inputs, logits_gradient), logits
+    def loss_and_gradients(self, images, labels, l2=0.0, dropout=0.0, rng=None):
+        """Loss of one mini-batch, the gradient for every parameter, and the logits.
 
-    def train_step(self, images, labels, optimizer, learning_rate, clip_norm=0.0):
+        With l2 > 0 the loss includes the weight penalty (l2 / 2) * (sum of every squared weight), whose
+        gradient l2 * W pulls every weight towards 0 ("weight decay"). Biases are not penalised.
+        """
+        logits, layer_inputs, dropout_masks = self.forward(images, dropout, rng)  # (B, 10)
+        loss, logits_gradient = softmax_cross_entropy(logits, labels)  # (B, 10)
+        gradients = self.backward(layer_inputs, dropout_masks, logits_gradient)
+        if l2 > 0:
+            loss += 0.5 * l2 * sum(float(np.vdot(weight, weight)) for weight in self.weights)
+            for weight, weight_gradient in zip(self.weights, gradients[0::2]):
+                weight_gradient += np.float32(l2) * weight  # dW += l2 * W
+        return loss, gradients, logits
+
+    def train_step(self, images, labels, optimizer, learning_rate, clip_norm=0.0, l2=0.0, dropout=0.0, rng=None):
         """One step of mini-batch gradient descent: forward, backward, clip, update.
 
         Returns the batch's loss and how many of its images the network classified correctly
         (before the update), which train.py averages into the epoch's training loss and accuracy.
         """
-        loss, gradients, logits = self.loss_and_gradients(images, labels)
+        loss, gradients, logits = self.loss_and_gradients(images, labels, l2, dropout, rng)
         if clip_norm > 0:
             clip_by_global_norm(gradients, clip_norm)
         optimizer.step(self.parameters(), gradients, learning_rate)

@@ -32,20 +32,51 @@ def numerical_gradient(loss_of, array, epsilon=1e-6):
     return gradient
 
 
-@pytest.mark.parametrize("layer_sizes", [[12, 7, 5], [12, 6, 5, 4]])
-def test_gradient_check_every_parameter(layer_sizes):
+@pytest.mark.parametrize(
+    "layer_sizes, l2, dropout",
+    [([12, 7, 5], 0.0, 0.0), ([12, 6, 5, 4], 0.0, 0.0), ([12, 7, 5], 0.1, 0.0), ([12, 8, 6, 5], 0.0, 0.5),
+     ([12, 8, 5], 0.05, 0.3)],
+)  # fmt: skip
+def test_gradient_check_every_parameter(layer_sizes, l2, dropout):
     rng = np.random.default_rng(1)
     images = rng.random((9, layer_sizes[0]))  # float64
     labels = rng.integers(0, layer_sizes[-1], size=9)
     net = float64_network(layer_sizes)
-    _, analytic, _ = net.loss_and_gradients(images, labels)
+
+    def loss_and_gradients():  # a fresh generator with the same seed: the same dropout mask every time
+        return net.loss_and_gradients(images, labels, l2=l2, dropout=dropout, rng=np.random.default_rng(2))
+
+    _, analytic, _ = loss_and_gradients()
     parameters = net.parameters()
     assert len(analytic) == len(parameters) == 2 * (len(layer_sizes) - 1)
     for parameter, gradient in zip(parameters, analytic):
         assert gradient.shape == parameter.shape
-        numeric = numerical_gradient(lambda: net.loss_and_gradients(images, labels)[0], parameter)
+        numeric = numerical_gradient(lambda: loss_and_gradients()[0], parameter)
         np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-8)
         assert np.abs(numeric).max() > 1e-4  # the check compared real, non-zero gradients
+
+
+def test_l2_adds_the_penalty_to_the_loss():
+    net = float64_network([12, 7, 5])
+    images, labels = np.random.default_rng(3).random((4, 12)), np.array([0, 1, 2, 3])
+    plain = net.loss_and_gradients(images, labels)[0]
+    penalised = net.loss_and_gradients(images, labels, l2=0.1)[0]
+    squares = sum((weight**2).sum() for weight in net.weights)
+    assert penalised - plain == pytest.approx(0.05 * squares)
+
+
+def test_dropout_is_off_at_evaluation_and_on_in_training():
+    net = Network([20, 50, 10], seed=0)
+    images = np.random.default_rng(4).random((8, 20), dtype=np.float32)
+    without, _, masks = net.forward(images)
+    assert masks == []
+    np.testing.assert_array_equal(net.predict_probabilities(images), net.predict_probabilities(images))
+    np.testing.assert_allclose(net.predict_probabilities(images), softmax(without), rtol=1e-6)
+    with_dropout, _, masks = net.forward(images, dropout=0.5, rng=np.random.default_rng(0))
+    assert not np.allclose(with_dropout, without)
+    kept = masks[0] > 0
+    assert 0.35 < kept.mean() < 0.65
+    np.testing.assert_allclose(masks[0][kept], 2.0)  # kept units are scaled by 1 / (1 - 0.5)
 
 
 def test_softmax_and_loss_are_stable_on_huge_logits():
