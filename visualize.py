@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from augment import augment_images
+
 # Backends that draw into files only. With any other, plt.show() opens a window.
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 MISTAKE_COLOR = "red"
@@ -201,6 +203,30 @@ def plot_hidden_units(first_layer_weights, path, count=36, image_shape=(28, 28),
         axis.imshow(weights, cmap="RdBu_r", vmin=-limit, vmax=limit)
         axis.set_title(f"unit {unit}", fontsize=8)
     figure.suptitle(f"What {len(units)} of the {hidden_size} hidden units look for (red +, blue -)")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_augmented_samples(images, methods, path, samples=4, max_shift=1, image_shape=(28, 28), seed=0):
+    """Each row: an original image, then `samples` random distortions of it by each augmentation method.
+
+    images: (N, 784), a few originals. Drawing the distortions is the way to check their strength by eye:
+    each should still be, unmistakably, the same digit.
+    """
+    rng = np.random.default_rng(seed)
+    columns = 1 + samples * len(methods)
+    figure, axes = plt.subplots(len(images), columns, figsize=(1.1 * columns, 1.2 * len(images)), squeeze=False)
+    for row, image in enumerate(images):
+        copies = np.repeat(image[None, :], samples, axis=0)  # (samples, 784)
+        distorted = [augment_images(copies, method, rng, max_shift, image_shape) for method in methods]
+        for column, picture in enumerate([image, *np.concatenate(distorted)]):
+            axis = axes[row, column]
+            axis.imshow(picture.reshape(image_shape), cmap="gray_r", vmin=0, vmax=1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title("original" if column == 0 else methods[(column - 1) // samples], fontsize=9)
+    figure.suptitle("Augmentation: each digit and random distortions of it", y=1.0)
     figure.tight_layout()
     return save_figure(figure, path)
 

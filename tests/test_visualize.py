@@ -114,3 +114,9 @@ def test_every_evaluation_figure_is_a_png(tmp_path):
 def test_hidden_units_fewer_than_asked(tmp_path):
     weights = np.random.default_rng(0).normal(size=(784, 5)).astype(np.float32)
     assert is_png(visualize.plot_hidden_units(weights, tmp_path / "units.png", count=36))
+
+
+def test_augmented_samples_figure(tmp_path):
+    images = np.random.default_rng(2).random((3, 784), dtype=np.float32)
+    path = visualize.plot_augmented_samples(images, ["shift", "affine", "elastic"], tmp_path / "augmented.png")
+    assert is_png(path)
