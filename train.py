@@ -2,8 +2,9 @@
 
     python train.py                          # the recipe below: about 15 seconds on 2 cores
     python train.py --epochs 5 --hidden-size 64 --no-show
+    python train.py --preset best            # a named recipe from PRESETS, below the constants
 
-The story: load the data -> build the network -> every epoch, shuffle (and shift) the training images
+The story: load the data -> build the network -> every epoch, shuffle (and distort) the training images
 and take one gradient step per mini-batch -> check progress on the validation images -> at the end,
 measure the test accuracy once, save the weights and draw the figures.
 """
@@ -20,28 +21,43 @@ import data_loader
 import visualize
 from augment import AUGMENTATIONS, augment_images
 from network import Network
-from optimizers import SGD
+from optimizers import OPTIMIZERS, make_optimizer
 from schedules import SCHEDULES, learning_rate_at
 
 # -----------------------------------------------------------------------------------------------------
 # Hyperparameters. Change them here, or for one run on the command line: python train.py --epochs 5
-hidden_size = 512  # units in the hidden layer
+hidden_sizes = [512]  # units in each hidden layer: [512] is one hidden layer, [800, 800] two
 learning_rate = 0.1  # step size of gradient descent at its peak
-momentum = 0.9  # share of the previous step carried into the next one; 0 is plain SGD
+optimizer = "momentum"  # the update rule: sgd, momentum, nesterov, rmsprop or adam
+momentum = 0.9  # for momentum and nesterov: share of the previous step carried into the next one
 batch_size = 128  # images per gradient step
 epochs = 20  # passes over the training images
 schedule = "cosine"  # how the learning rate changes during training: constant, step or cosine
 warmup_epochs = 0.0  # epochs over which the learning rate first ramps up from 0
 clip_norm = 0.0  # largest allowed global norm of the gradients; 0 disables clipping
-augment = "shift"  # fresh variations of the training images every epoch: none or shift
-max_shift = 1  # largest random shift, in pixels, when augment is "shift"
+l2 = 0.0  # weight decay: penalty on the squared weights, pulling them towards 0
+dropout = 0.0  # probability of switching off each hidden unit during a training step
+augment = "shift"  # fresh variations of the training images every epoch: none, shift, affine or elastic
+max_shift = 1  # largest random shift, in pixels, for shift and affine
+keep_best = False  # keep the weights of the epoch with the best validation accuracy, not the last
 seed = 0  # random seed: the same seed gives bit-identical weights
 # Data and outputs
 data_dir = "data"  # folder with the four MNIST files; any data set in the same IDX format works
-validation_size = 10000  # training images held out (the last ones) to watch for overfitting
+validation_size = 10000  # training images held out (the last ones) to watch progress; 0 trains on all
 weights = "model_weights.npz"  # where to save the trained model
 results_dir = "results"  # where to save the figures
 mistakes_only = False  # the prediction grid shows only misclassified test images
+
+# Named recipes, selected with --preset NAME. Each lists only what differs from the constants above;
+# flags given on the command line still override them. Their measured results are in the README.
+PRESETS = {
+    "best-no-aug": {  # one hidden layer, no augmentation
+        "hidden_sizes": [2048], "dropout": 0.5, "epochs": 60, "augment": "none",
+    },
+    "best": {  # one hidden layer, elastic distortions
+        "hidden_sizes": [1024], "epochs": 100, "augment": "elastic",
+    },
+}  # fmt: skip
 # -----------------------------------------------------------------------------------------------------
 
 
@@ -49,30 +65,43 @@ class TrainingDivergedError(Exception):
     """The loss blew up or the network stopped learning; the message says what to change."""
 
 
+def integer_list(text):
+    """'800,800' -> [800, 800]: the type of --hidden-sizes."""
+    return [int(part) for part in text.split(",")]
+
+
 def parse_arguments(argv=None):
-    """The constants above, each overridable by a command-line flag of the same name."""
+    """The constants above, each overridable by a command-line flag of the same name, or by a preset."""
     parser = argparse.ArgumentParser(
         description="Train a from-scratch NumPy network on MNIST.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
-    add("--hidden-size", type=int, default=hidden_size, help="units in the hidden layer")
+    add("--preset", choices=sorted(PRESETS), help="a named recipe from PRESETS in train.py")
+    add("--hidden-sizes", "--hidden-size", type=integer_list, default=hidden_sizes, help="units per hidden layer")
     add("--learning-rate", type=float, default=learning_rate, help="step size of gradient descent at its peak")
-    add("--momentum", type=float, default=momentum, help="share of the previous step carried on; 0 is plain SGD")
+    add("--optimizer", choices=OPTIMIZERS, default=optimizer, help="the update rule")
+    add("--momentum", type=float, default=momentum, help="share of the previous step carried on")
     add("--batch-size", type=int, default=batch_size, help="images per gradient step")
     add("--epochs", type=int, default=epochs, help="passes over the training images")
     add("--schedule", choices=SCHEDULES, default=schedule, help="learning rate over time")
     add("--warmup-epochs", type=float, default=warmup_epochs, help="epochs of linear learning-rate warm-up")
     add("--clip-norm", type=float, default=clip_norm, help="largest global gradient norm; 0 disables clipping")
+    add("--l2", type=float, default=l2, help="weight decay: penalty on the squared weights")
+    add("--dropout", type=float, default=dropout, help="probability of switching off a hidden unit")
     add("--augment", choices=AUGMENTATIONS, default=augment, help="variations of the training images")
     add("--max-shift", type=int, default=max_shift, help="largest random shift in pixels")
+    add("--keep-best", action=argparse.BooleanOptionalAction, default=keep_best, help="keep the best epoch")
     add("--seed", type=int, default=seed, help="random seed")
     add("--data-dir", default=data_dir, help="folder with the MNIST files")
-    add("--validation-size", type=int, default=validation_size, help="training images held out for validation")
+    add("--validation-size", type=int, default=validation_size, help="training images held out; 0 trains on all")
     add("--weights", default=weights, help="where to save the trained model (.npz)")
     add("--results-dir", default=results_dir, help="where to save the figures")
     add("--mistakes-only", action="store_true", default=mistakes_only, help="grid of misclassified images only")
     add("--no-show", action="store_true", help="save the figures but open no window")
+    preset = parser.parse_known_args(argv)[0].preset  # a first look, only to find the preset
+    if preset:
+        parser.set_defaults(**PRESETS[preset])  # the preset replaces the defaults; explicit flags still win
     args = parser.parse_args(argv)
     problem = find_invalid_argument(args)
     if problem:
@@ -82,24 +111,25 @@ def parse_arguments(argv=None):
 
 def find_invalid_argument(args):
     """A message naming the first option with an impossible value, or None when all are fine."""
-    numbers = (args.learning_rate, args.momentum, args.clip_norm, args.warmup_epochs)
+    numbers = (args.learning_rate, args.momentum, args.clip_norm, args.warmup_epochs, args.l2, args.dropout)
     checks = [
-        (
-            all(map(math.isfinite, numbers)),
-            "--learning-rate, --momentum, --clip-norm and --warmup-epochs must be finite",
-        ),
-        (args.hidden_size >= 1, "--hidden-size must be at least 1"),
+        (all(map(math.isfinite, numbers)), "--learning-rate, --momentum, --clip-norm, --warmup-epochs, --l2 "
+         "and --dropout must be finite numbers"),
+        (min(args.hidden_sizes) >= 1, "--hidden-sizes (--hidden-size) must all be at least 1"),
         (args.learning_rate > 0, "--learning-rate must be greater than 0"),
         (0 <= args.momentum < 1, "--momentum must be at least 0 and less than 1"),
         (args.batch_size >= 1, "--batch-size must be at least 1"),
         (args.epochs >= 1, "--epochs must be at least 1"),
         (args.warmup_epochs >= 0, "--warmup-epochs must not be negative"),
         (args.clip_norm >= 0, "--clip-norm must not be negative (0 disables clipping)"),
+        (args.l2 >= 0, "--l2 must not be negative"),
+        (0 <= args.dropout < 1, "--dropout must be at least 0 and less than 1"),
         (args.max_shift >= 0, "--max-shift must not be negative"),
-        (args.validation_size >= 1, "--validation-size must be at least 1"),
+        (args.validation_size >= 0, "--validation-size must not be negative"),
+        (args.validation_size > 0 or not args.keep_best, "--keep-best needs a validation set (--validation-size > 0)"),
         (Path(args.weights).parent.is_dir(), f"--weights: the folder of '{args.weights}' does not exist"),
         (not Path(args.results_dir).is_file(), f"--results-dir: '{args.results_dir}' is a file, not a folder"),
-    ]
+    ]  # fmt: skip
     return next((message for ok, message in checks if not ok), None)
 
 
@@ -107,26 +137,37 @@ def train(network, optimizer, train_images, train_labels, val_images, val_labels
     """Mini-batch gradient descent for args.epochs epochs, checking on the validation set after each.
 
     Returns (history, interrupted): one record per finished epoch, and whether Ctrl-C stopped training.
+    With args.keep_best, the network ends with the weights of its best epoch on the validation set.
     Raises TrainingDivergedError when the loss becomes NaN or inf or the network stops learning.
     """
-    rng = np.random.default_rng(args.seed)  # for shuffling and augmentation
-    history = []
+    rng = np.random.default_rng(args.seed)  # for shuffling, augmentation and dropout
+    history, best = [], None
+    interrupted = False
     try:
         for epoch in range(1, args.epochs + 1):
             started = time.perf_counter()
             record = train_one_epoch(network, optimizer, train_images, train_labels, epoch, args, rng)
             record["seconds"] = time.perf_counter() - started
-            record["val_loss"], record["val_accuracy"] = network.evaluate(val_images, val_labels)
+            record["val_loss"], record["val_accuracy"] = (
+                network.evaluate(val_images, val_labels) if len(val_images) else (None, None)
+            )
             history.append(record)
             log(format_epoch(record, args.epochs))
             check_still_learning(record, network.layer_sizes[-1], args)
+            if args.keep_best and (best is None or record["val_accuracy"] > best["val_accuracy"]):
+                best = {**record, "parameters": [parameter.copy() for parameter in network.parameters()]}
     except KeyboardInterrupt:
         log(
             f"Training interrupted (Ctrl-C) after {len(history)} complete epoch(s): "
             "evaluating and saving the model trained so far."
         )
-        return history, True
-    return history, False
+        interrupted = True
+    if best is not None:
+        for parameter, saved in zip(network.parameters(), best["parameters"]):
+            parameter[...] = saved
+        log(f"Keeping the weights of epoch {best['epoch']}, the best on the validation set "
+            f"({100 * best['val_accuracy']:.2f}%)")  # fmt: skip
+    return history, interrupted
 
 
 def train_one_epoch(network, optimizer, images, labels, epoch, args, rng):
@@ -145,7 +186,9 @@ def train_one_epoch(network, optimizer, images, labels, epoch, args, rng):
         rate = learning_rate_at(
             step, total_steps, args.learning_rate, args.schedule, args.warmup_epochs * steps_per_epoch
         )
-        loss, batch_correct = network.train_step(batch_images, labels[batch], optimizer, rate, args.clip_norm)
+        loss, batch_correct = network.train_step(
+            batch_images, labels[batch], optimizer, rate, args.clip_norm, args.l2, args.dropout, rng
+        )
         if not math.isfinite(loss):
             raise TrainingDivergedError(divergence_advice(f"the loss became {loss} in epoch {epoch}", args))
         loss_sum += loss * len(batch)
@@ -161,11 +204,12 @@ def train_one_epoch(network, optimizer, images, labels, epoch, args, rng):
 
 def format_epoch(record, total_epochs):
     """One line per epoch; it starts with 'epoch' and ends with the epoch's training time."""
+    validation = "-" if record["val_accuracy"] is None else f"{100 * record['val_accuracy']:.2f}%"
     return (
         f"epoch {record['epoch']:>{len(str(total_epochs))}}/{total_epochs}"
         f"  loss {record['train_loss']:.4f}"
         f"  train {100 * record['train_accuracy']:.2f}%"
-        f"  val {100 * record['val_accuracy']:.2f}%"
+        f"  val {validation}"
         f"  lr {record['learning_rate']:.4f}"
         f"  {record['seconds']:.2f}s"
     )
@@ -208,12 +252,13 @@ def main(argv=None):
     except data_loader.DataError as error:
         sys.exit(f"error: {error}")
 
-    layer_sizes = [train_images.shape[1], args.hidden_size, data_loader.NUM_CLASSES]
+    layer_sizes = [train_images.shape[1], *args.hidden_sizes, data_loader.NUM_CLASSES]
     network = Network(layer_sizes, seed=args.seed)
-    optimizer = SGD(momentum=args.momentum)
+    optimizer = make_optimizer(args.optimizer, args.momentum)
+    validating = f"validating on {len(val_images):,}" if len(val_images) else "no validation set"
     print(
         f"Training a {'-'.join(map(str, layer_sizes))} network on {len(train_images):,} images "
-        f"(validating on {len(val_images):,}) for {args.epochs} epochs"
+        f"({validating}) for {args.epochs} epochs" + (f", preset '{args.preset}'" if args.preset else "")
     )
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by TrainingDivergedError
         try:
@@ -230,6 +275,9 @@ def main(argv=None):
     visualize.evaluation_figures(network, test_images, test_labels, probabilities, results, args.mistakes_only)
     if history:
         visualize.plot_training_curves(history, results / "training_curves.png")
+    if args.augment != "none":
+        visualize.plot_augmented_samples(train_images[:4], [args.augment], results / "augmented_samples.png",
+                                         max_shift=args.max_shift, image_shape=network.image_shape)  # fmt: skip
     visualize.show_or_close(not args.no_show)
 
 

@@ -89,12 +89,14 @@ def plot_training_curves(history, path):
     (and on shifted images when augmenting); the validation figures are measured after the epoch.
     """
     epochs = [record["epoch"] for record in history]
+    validated = history[0]["val_accuracy"] is not None  # False when training on every image
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
     loss_axis.plot(epochs, [record["train_loss"] for record in history], "o-", label="training batches")
-    loss_axis.plot(epochs, [record["val_loss"] for record in history], "o-", label="validation")
-    loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss", yscale="log")
     accuracy_axis.plot(epochs, [100 * record["train_accuracy"] for record in history], "o-", label="training batches")
-    accuracy_axis.plot(epochs, [100 * record["val_accuracy"] for record in history], "o-", label="validation")
+    if validated:
+        loss_axis.plot(epochs, [record["val_loss"] for record in history], "o-", label="validation")
+        accuracy_axis.plot(epochs, [100 * record["val_accuracy"] for record in history], "o-", label="validation")
+    loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss", yscale="log")
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for axis in (loss_axis, accuracy_axis):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -11,7 +11,7 @@ import pytest
 
 import train
 from network import Network
-from optimizers import SGD
+from optimizers import SGD, make_optimizer
 
 from conftest import REPOSITORY, is_png, run_script
 
@@ -69,7 +69,13 @@ def test_training_is_reproducible_bit_for_bit(small_mnist):
         ("--momentum", "1"),
         ("--schedule", "linear"),
         ("--augment", "twist"),
-        ("--validation-size", "0"),
+        ("--validation-size", "-1"),
+        ("--dropout", "1"),
+        ("--l2", "-0.1"),
+        ("--optimizer", "lbfgs"),
+        ("--hidden-sizes", "800,0"),
+        ("--hidden-size", "many"),
+        ("--preset", "fastest"),
         ("--max-shift", "-1"),
         ("--weights", "no/such/folder/model.npz"),
     ],
@@ -147,3 +153,59 @@ def test_ctrl_c_saves_the_model_trained_so_far(small_mnist, tmp_path):
     assert "Saved weights" in rest and "(of the interrupted run)" in rest
     Network.load(tmp_path / "model.npz")
     assert "Traceback" not in errors
+
+
+def test_keep_best_needs_a_validation_set(capsys):
+    with pytest.raises(SystemExit):
+        train.parse_arguments(["--keep-best", "--validation-size", "0"])
+    assert "--keep-best needs a validation set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(train.PRESETS))
+def test_presets_parse_and_flags_override_them(name):
+    args = train.parse_arguments(["--preset", name])
+    for key, value in train.PRESETS[name].items():
+        assert getattr(args, key) == value
+    assert train.parse_arguments(["--preset", name, "--epochs", "2"]).epochs == 2
+
+
+@pytest.mark.parametrize("name", sorted(train.PRESETS))
+def test_a_tiny_run_of_each_preset(small_mnist, tmp_path, name):
+    result = run_script("train.py", "--preset", name, "--epochs", "1", "--data-dir", small_mnist,
+                        "--validation-size", "500", "--no-show", *outputs(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"preset '{name}'" in result.stdout and "Test accuracy:" in result.stdout
+    hidden_sizes = train.PRESETS[name].get("hidden_sizes", train.hidden_sizes)
+    assert Network.load(tmp_path / "model.npz").layer_sizes == [784, *hidden_sizes, 10]
+
+
+def test_every_switch_at_once_through_the_command_line(small_mnist, tmp_path):
+    result = run_script(
+        "train.py", "--data-dir", small_mnist, "--validation-size", "0", "--epochs", "2", "--no-show",
+        "--hidden-sizes", "48,24", "--optimizer", "adam", "--learning-rate", "0.002", "--l2", "1e-4",
+        "--dropout", "0.2", "--augment", "elastic", "--schedule", "step", "--warmup-epochs", "0.5",
+        "--clip-norm", "5", *outputs(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch")]
+    assert len(epoch_lines) == 2 and all("val -" in line for line in epoch_lines)
+    assert "(no validation set)" in result.stdout
+    assert Network.load(tmp_path / "model.npz").layer_sizes == [784, 48, 24, 10]
+    assert is_png(tmp_path / "results" / "augmented_samples.png")
+    assert is_png(tmp_path / "results" / "training_curves.png")
+
+
+def test_keep_best_restores_the_best_epoch(small_mnist):
+    import data_loader
+
+    data = data_loader.load_training_data(small_mnist, 500)
+    args = train.parse_arguments(["--epochs", "6", "--hidden-size", "16", "--learning-rate", "0.5",
+                                  "--schedule", "constant", "--keep-best"])  # fmt: skip
+    network = Network([784, 16, 10], seed=0)
+    lines = []
+    history, _ = train.train(network, make_optimizer("momentum"), *data, args, log=lines.append)
+    accuracies = [record["val_accuracy"] for record in history]
+    best_epoch = int(np.argmax(accuracies)) + 1
+    assert best_epoch < len(history)  # a too-high learning rate makes the last epoch worse than the best
+    assert network.evaluate(data[2], data[3])[1] == max(accuracies)
+    assert lines[-1].startswith(f"Keeping the weights of epoch {best_epoch}")
