@@ -18,13 +18,11 @@ Everything is float32: it halves the memory traffic of float64 and is plenty pre
 """
 
 import math
-import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
+from atomic import write_atomically
 from data_loader import PIXEL_MAX
 from subnormals import flush_tiny_values
 
@@ -258,22 +256,8 @@ class Network:
 
 
 def save_npz_atomically(path, arrays):
-    """Save `arrays` to `path` via a temporary file in the same folder and a rename.
-
-    The rename replaces the old file in one step, so a crash or a full disk midway leaves
-    either the old file or the new one, never half of one.
-    """
-    path = Path(path)
-    handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as temporary_file:
-            np.savez(temporary_file, **arrays)
-            temporary_file.flush()
-            os.fsync(temporary_file.fileno())
-        os.replace(temporary_name, path)
-    except BaseException:
-        Path(temporary_name).unlink(missing_ok=True)
-        raise
+    """Save `arrays` to the .npz file `path`; an interrupted save leaves the old file intact (atomic.py)."""
+    write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
 def load_npz(path, required):

@@ -10,9 +10,7 @@ Run on its own to draw the figures of a saved model without training again:
 """
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from atomic import write_atomically
 from augment import augment_images
 
 # Backends that draw into files only. With any other, plt.show() opens a window.
@@ -37,17 +36,10 @@ def display_available():
 
 
 def save_figure(figure, path):
-    """Save `figure` as a PNG at `path` (written to a temporary file, then renamed) and print the path."""
+    """Save `figure` as a PNG at `path` (atomically: see atomic.py), print the path and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as temporary_file:
-            figure.savefig(temporary_file, format="png", dpi=100)
-        os.replace(temporary_name, path)
-    except BaseException:
-        Path(temporary_name).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=100))
     print(f"Saved figure: {path}")
     return path
 
