@@ -242,6 +242,12 @@ def divergence_advice(what_happened, args):
     )
 
 
+def build_model(args, input_size):
+    """The network and the optimizer that args describe: input -> hidden layers -> 10 classes."""
+    network = Network([input_size, *args.hidden_sizes, data_loader.NUM_CLASSES], seed=args.seed)
+    return network, make_optimizer(args.optimizer, args.momentum)
+
+
 def main(argv=None):
     args = parse_arguments(argv)
     try:
@@ -252,12 +258,10 @@ def main(argv=None):
     except data_loader.DataError as error:
         sys.exit(f"error: {error}")
 
-    layer_sizes = [train_images.shape[1], *args.hidden_sizes, data_loader.NUM_CLASSES]
-    network = Network(layer_sizes, seed=args.seed)
-    optimizer = make_optimizer(args.optimizer, args.momentum)
+    network, optimizer = build_model(args, input_size=train_images.shape[1])
     validating = f"validating on {len(val_images):,}" if len(val_images) else "no validation set"
     print(
-        f"Training a {'-'.join(map(str, layer_sizes))} network on {len(train_images):,} images "
+        f"Training a {'-'.join(map(str, network.layer_sizes))} network on {len(train_images):,} images "
         f"({validating}) for {args.epochs} epochs" + (f", preset '{args.preset}'" if args.preset else "")
     )
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by TrainingDivergedError

@@ -225,6 +225,36 @@ def plot_augmented_samples(images, methods, path, samples=4, max_shift=1, image_
     return save_figure(figure, path)
 
 
+def plot_tuning_results(results, path):
+    """Validation accuracy against learning rate: one panel per batch size, one line per hidden size.
+
+    results: the trials of tune.py, dicts with learning_rate, hidden_size, batch_size, val_accuracy, status.
+    Diverged trials are marked with an x at the bottom of their panel.
+    """
+    batch_sizes = sorted({result["batch_size"] for result in results})
+    hidden_sizes = sorted({result["hidden_size"] for result in results})
+    colors = dict(zip(hidden_sizes, plt.cm.viridis(np.linspace(0, 0.85, len(hidden_sizes)))))
+    figure, axes = plt.subplots(1, len(batch_sizes), figsize=(4.5 * len(batch_sizes), 4), sharey=True, squeeze=False)
+    finished = [result for result in results if result["status"] == "ok"]
+    floor = min((100 * result["val_accuracy"] for result in finished), default=0) - 0.5
+    for axis, batch_size in zip(axes[0], batch_sizes):
+        for hidden_size in hidden_sizes:
+            trials = sorted((r for r in results if r["batch_size"] == batch_size and r["hidden_size"] == hidden_size),
+                            key=lambda r: r["learning_rate"])  # fmt: skip
+            done = [r for r in trials if r["status"] == "ok"]
+            axis.plot([r["learning_rate"] for r in done], [100 * r["val_accuracy"] for r in done], "o-",
+                      color=colors[hidden_size], label=f"{hidden_size} hidden units")  # fmt: skip
+            failed = [r["learning_rate"] for r in trials if r["status"] != "ok"]
+            axis.plot(failed, [floor] * len(failed), "x", color=colors[hidden_size], markersize=10)
+        axis.set(xscale="log", xlabel="learning rate", title=f"batch size {batch_size}")
+        axis.grid(True, alpha=0.3)
+    axes[0, 0].set_ylabel("validation accuracy (%)")
+    axes[0, 0].legend(title="x: diverged", fontsize=8)
+    figure.suptitle("Hyperparameter search, scored on the validation set")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
 def evaluation_figures(network, test_images, test_labels, probabilities, results_dir, mistakes_only=False):
     """Print the confusion table and save every figure about a network's test predictions.
 

@@ -1,0 +1,102 @@
+"""tune.py through its command line: it searches, ranks on validation, saves, and never reads the test set."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import tune
+
+from conftest import REPOSITORY, is_png, read_real, run_script, write_dataset
+
+TINY_SEARCH = ["--hidden-sizes", "16", "--batch-sizes", "64", "--epochs", "1", "--validation-size", "500",
+               "--no-show"]  # fmt: skip
+
+
+def read_table(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_tiny_search_end_to_end(small_mnist, tmp_path):
+    result = run_script("tune.py", "--learning-rates", "0.01,0.3", *TINY_SEARCH, "--data-dir", small_mnist,
+                        "--results-dir", tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("trial ") == 2 and "Estimated total time" in result.stdout
+    rows = read_table(tmp_path / "tuning.csv")
+    assert [row["rank"] for row in rows] == ["1", "2"]
+    accuracies = [float(row["val_accuracy"]) for row in rows]
+    assert accuracies == sorted(accuracies, reverse=True) and accuracies[0] > 0.5
+    best = rows[0]
+    assert f"learning_rate = {float(best['learning_rate']):g}" in result.stdout
+    assert "    hidden_sizes = [16]" in result.stdout and "    batch_size = 64" in result.stdout
+    assert f"python train.py --learning-rate {float(best['learning_rate']):g} --hidden-size 16 --batch-size 64" in (
+        result.stdout
+    )
+    assert is_png(tmp_path / "tuning.png")
+
+
+def test_the_test_set_is_never_read(small_mnist, tmp_path):
+    """A data folder whose test files are garbage still tunes: the search only ever reads the training files."""
+    folder = write_dataset(tmp_path / "data", read_real("train_images")[:1500], read_real("train_labels")[:1500],
+                           read_real("test_images")[:10], read_real("test_labels")[:10])  # fmt: skip
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(b"corrupted")
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    result = run_script("tune.py", "--learning-rates", "0.1", *TINY_SEARCH, "--data-dir", folder,
+                        "--results-dir", tmp_path / "out")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(read_table(tmp_path / "out" / "tuning.csv")) == 1
+
+
+def test_diverged_trials_are_reported_and_the_search_goes_on(small_mnist, tmp_path):
+    result = run_script("tune.py", "--learning-rates", "1000,0.1", *TINY_SEARCH, "--data-dir", small_mnist,
+                        "--results-dir", tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = read_table(tmp_path / "tuning.csv")
+    assert [(row["rank"], row["status"]) for row in rows] == [("1", "ok"), ("-", "diverged")]
+    assert "diverged" in result.stdout.splitlines()[1]  # the first trial's progress line
+
+
+def test_random_search_draws_within_the_ranges():
+    args = tune.parse_arguments(["--trials", "50", "--learning-rates", "0.01,1", "--hidden-sizes", "8,16",
+                                 "--batch-sizes", "32"])  # fmt: skip
+    settings = tune.settings_to_try(args)
+    assert len(settings) == 50
+    rates = [rate for rate, _, _ in settings]
+    assert min(rates) >= 0.01 and max(rates) <= 1
+    assert sum(rate < 0.1 for rate in rates) > 10  # log-uniform: 0.01-0.1 is as likely as 0.1-1
+    assert {hidden for _, hidden, _ in settings} == {8, 16} and {batch for *_, batch in settings} == {32}
+    assert settings == tune.settings_to_try(args)  # seeded
+
+
+def test_grid_is_every_combination():
+    args = tune.parse_arguments([])
+    assert len(tune.settings_to_try(args)) == 27  # the default search: 3 x 3 x 3
+
+
+@pytest.mark.parametrize("option, value", [("--learning-rates", "0.1,-1"), ("--hidden-sizes", "0"),
+                                           ("--batch-sizes", "x"), ("--epochs", "0"), ("--trials", "-2")])  # fmt: skip
+def test_bad_options(option, value, capsys):
+    with pytest.raises(SystemExit):
+        tune.parse_arguments([option, value])
+    assert option in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sending Ctrl-C to a child process is POSIX-only here")
+def test_ctrl_c_still_ranks_and_saves_the_trials_done(small_mnist, tmp_path):
+    command = [sys.executable, str(REPOSITORY / "tune.py"), "--trials", "500", "--learning-rates", "0.05,0.2",
+               *TINY_SEARCH, "--data-dir", str(small_mnist), "--results-dir", str(tmp_path)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    while not process.stdout.readline().startswith("trial"):
+        pass
+    process.send_signal(signal.SIGINT)
+    output, errors = process.communicate(timeout=60)
+    assert process.returncode == 0, errors
+    assert "Search interrupted (Ctrl-C)" in output and "rank  learning rate" in output
+    rows = read_table(tmp_path / "tuning.csv")
+    assert 1 <= len(rows) < 500
+    assert "Traceback" not in errors

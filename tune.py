@@ -1,0 +1,230 @@
+"""Tune the learning rate, hidden size and batch size the right way: on the validation set.
+
+    python tune.py                    # the grid below: 27 short trials, about 2 minutes on 2 cores
+    python tune.py --trials 20        # random search: 20 settings drawn from the ranges below
+    python tune.py --learning-rates 0.05,0.1 --hidden-sizes 256 --batch-sizes 128 --epochs 3
+
+Why not simply keep the setting with the best test accuracy? Because then the test set has helped to choose
+the model, and its accuracy no longer tells how the model does on digits it has never seen: it is flattered
+by the choice. So every trial here trains on the training images and is scored on the validation images,
+and this script never reads the test files. Train the winner with the command it prints; that run looks at
+the test set once, at the very end.
+
+Each trial is a short run of train.py's own training loop (everything not searched here, such as momentum,
+the schedule and augmentation, comes from the constants at the top of train.py).
+"""
+
+import argparse
+import csv
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import data_loader
+import train
+import visualize
+from atomic import write_atomically
+
+# -----------------------------------------------------------------------------------------------------
+# The search space. Change it here, or for one search on the command line: python tune.py --epochs 3
+learning_rates = [0.03, 0.1, 0.3]  # peak learning rates to try
+hidden_sizes = [128, 256, 512]  # hidden-layer sizes to try
+batch_sizes = [64, 128, 256]  # mini-batch sizes to try
+epochs = 6  # epochs per trial: enough to rank the settings, not to reach the final accuracy
+trials = 0  # 0 tries every combination (grid search); N > 0 draws N random settings (random search)
+seed = 0  # the same seed for every trial, so that only the hyperparameters differ
+data_dir = "data"  # folder with the MNIST files (only the training files are read)
+validation_size = 10000  # training images held out to score the trials
+results_dir = "results"  # where tuning.csv and tuning.png go
+# -----------------------------------------------------------------------------------------------------
+
+TABLE_COLUMNS = ["rank", "learning_rate", "hidden_size", "batch_size", "val_accuracy", "train_loss", "seconds",
+                 "status"]  # fmt: skip
+
+
+def number_list(kind):
+    """An argparse type for comma-separated lists: '0.03,0.1' -> [0.03, 0.1]."""
+
+    def parse(text):
+        return [kind(part) for part in text.split(",")]
+
+    parse.__name__ = f"comma-separated {kind.__name__}"  # what argparse calls it in error messages
+    return parse
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description="Search hyperparameters on the validation set.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+    add = parser.add_argument
+    add("--learning-rates", type=number_list(float), default=learning_rates, help="learning rates to try")
+    add("--hidden-sizes", type=number_list(int), default=hidden_sizes, help="hidden-layer sizes to try")
+    add("--batch-sizes", type=number_list(int), default=batch_sizes, help="batch sizes to try")
+    add("--epochs", type=int, default=epochs, help="epochs per trial")
+    add("--trials", type=int, default=trials, help="0: the whole grid; N: N random settings")
+    add("--seed", type=int, default=seed, help="random seed")
+    add("--data-dir", default=data_dir, help="folder with the MNIST files")
+    add("--validation-size", type=int, default=validation_size, help="training images held out for scoring")
+    add("--results-dir", default=results_dir, help="where to save tuning.csv and tuning.png")
+    add("--no-show", action="store_true", help="save the figure but open no window")
+    args = parser.parse_args(argv)
+    checks = [
+        (all(rate > 0 and math.isfinite(rate) for rate in args.learning_rates), "--learning-rates must all be > 0"),
+        (min(args.hidden_sizes) >= 1, "--hidden-sizes must all be at least 1"),
+        (min(args.batch_sizes) >= 1, "--batch-sizes must all be at least 1"),
+        (args.epochs >= 1, "--epochs must be at least 1"),
+        (args.trials >= 0, "--trials must not be negative"),
+        (args.validation_size >= 1, "--validation-size must be at least 1: the trials are scored on it"),
+        (not Path(args.results_dir).is_file(), f"--results-dir: '{args.results_dir}' is a file, not a folder"),
+    ]
+    problem = next((message for ok, message in checks if not ok), None)
+    if problem:
+        parser.error(problem)
+    return args
+
+
+def settings_to_try(args):
+    """The grid of every combination, or, with --trials N, N random settings.
+
+    Random search draws the learning rate log-uniformly between the smallest and the largest given (so
+    0.01-0.1 is as likely as 0.1-1), and the hidden and batch sizes from their lists.
+    """
+    if args.trials == 0:
+        return [(rate, hidden, batch) for rate in args.learning_rates for hidden in args.hidden_sizes
+                for batch in args.batch_sizes]  # fmt: skip
+    rng = np.random.default_rng(args.seed)
+    low, high = math.log(min(args.learning_rates)), math.log(max(args.learning_rates))
+    return [
+        (float(f"{math.exp(rng.uniform(low, high)):.3g}"), int(rng.choice(args.hidden_sizes)),
+         int(rng.choice(args.batch_sizes)))
+        for _ in range(args.trials)
+    ]  # fmt: skip
+
+
+def run_trial(setting, data, args):
+    """Train one setting with train.py's loop; its result: validation accuracy, final training loss, time."""
+    learning_rate, hidden_size, batch_size = setting
+    trial_args = train.parse_arguments([
+        "--learning-rate", str(learning_rate), "--hidden-size", str(hidden_size), "--batch-size", str(batch_size),
+        "--epochs", str(args.epochs), "--seed", str(args.seed), "--validation-size", str(args.validation_size),
+    ])  # fmt: skip
+    network, optimizer = train.build_model(trial_args, input_size=data[0].shape[1])
+    result = {"learning_rate": learning_rate, "hidden_size": hidden_size, "batch_size": batch_size,
+              "val_accuracy": math.nan, "train_loss": math.nan, "status": "ok"}  # fmt: skip
+    started = time.perf_counter()
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            history, interrupted = train.train(network, optimizer, *data, trial_args, log=lambda line: None)
+    except train.TrainingDivergedError:
+        history, interrupted, result["status"] = [], False, "diverged"
+    result["seconds"] = time.perf_counter() - started
+    if history:
+        result["val_accuracy"], result["train_loss"] = history[-1]["val_accuracy"], history[-1]["train_loss"]
+    if interrupted:
+        result["status"] = "interrupted"
+    return result
+
+
+def format_trial(number, total, result):
+    """The progress line of one trial."""
+    setting = (f"lr {result['learning_rate']:<7g} hidden {result['hidden_size']:<5} "
+               f"batch {result['batch_size']:<4}")  # fmt: skip
+    if result["status"] == "ok":
+        outcome = f"val {100 * result['val_accuracy']:6.2f}%  loss {result['train_loss']:.4f}"
+    else:
+        outcome = f"{result['status']:<25}"
+    return f"trial {number:>{len(str(total))}}/{total}  {setting}  {outcome}  {result['seconds']:.1f}s"
+
+
+def estimated_total_seconds(first_result, settings):
+    """The whole search's time, from the first trial's, assuming time grows with the hidden size."""
+    seconds_per_unit = first_result["seconds"] / first_result["hidden_size"]
+    return seconds_per_unit * sum(hidden for _, hidden, _ in settings)
+
+
+def ranked(results):
+    """Finished trials best first by validation accuracy, then the diverged ones; each with its rank."""
+    finished = sorted((r for r in results if r["status"] == "ok"), key=lambda r: -r["val_accuracy"])
+    failed = [r for r in results if r["status"] != "ok"]
+    return [{**result, "rank": rank} for rank, result in enumerate(finished, start=1)] + [
+        {**result, "rank": "-"} for result in failed
+    ]
+
+
+def format_table(rows):
+    lines = ["rank  learning rate  hidden  batch  val accuracy  train loss  seconds"]
+    for row in rows:
+        accuracy = f"{100 * row['val_accuracy']:11.2f}%" if row["status"] == "ok" else f"{row['status']:>12}"
+        loss = f"{row['train_loss']:10.4f}" if row["status"] == "ok" else f"{'-':>10}"
+        lines.append(f"{row['rank']:>4}  {row['learning_rate']:>13g}  {row['hidden_size']:>6}  {row['batch_size']:>5}"
+                     f"  {accuracy}  {loss}  {row['seconds']:7.1f}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def paste_instructions(best, args):
+    """The winning setting as lines for the top of train.py and as a command."""
+    return "\n".join([
+        f"Best setting: validation accuracy {100 * best['val_accuracy']:.2f}% after {args.epochs} epoch(s).",
+        "Paste at the top of train.py:",
+        f"    hidden_sizes = [{best['hidden_size']}]",
+        f"    learning_rate = {best['learning_rate']:g}",
+        f"    batch_size = {best['batch_size']}",
+        "or run:",
+        f"    python train.py --learning-rate {best['learning_rate']:g} --hidden-size {best['hidden_size']} "
+        f"--batch-size {best['batch_size']}",
+    ])  # fmt: skip
+
+
+def save_csv(rows, path):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=TABLE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda file: file.write(text.getvalue().encode()))
+    print(f"Saved table: {path}")
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    try:
+        data = data_loader.load_training_data(args.data_dir, args.validation_size)  # never the test files
+    except data_loader.DataError as error:
+        sys.exit(f"error: {error}")
+    settings = settings_to_try(args)
+    kind = "random search" if args.trials else "grid search"
+    print(f"Tuning: {kind} of {len(settings)} settings, {args.epochs} epochs each, scored on "
+          f"{len(data[2]):,} validation images")  # fmt: skip
+
+    results = []
+    try:
+        for number, setting in enumerate(settings, start=1):
+            result = run_trial(setting, data, args)
+            if result["status"] == "interrupted":
+                raise KeyboardInterrupt
+            results.append(result)
+            print(format_trial(number, len(settings), result), flush=True)
+            if number == 1 and len(settings) > 1:
+                estimate = estimated_total_seconds(result, settings)
+                print(f"Estimated total time: about {estimate / 60:.1f} minutes ({estimate:.0f} seconds)")
+    except KeyboardInterrupt:
+        print(f"Search interrupted (Ctrl-C) after {len(results)} complete trial(s); ranking those.")
+
+    rows = ranked(results)
+    print(format_table(rows))
+    if rows and rows[0]["status"] == "ok":
+        print(paste_instructions(rows[0], args))
+    elif rows:
+        print("Every trial diverged: try smaller learning rates.")
+    results_dir = Path(args.results_dir)
+    save_csv(rows, results_dir / "tuning.csv")
+    if results:
+        visualize.plot_tuning_results(results, results_dir / "tuning.png")
+        visualize.show_or_close(not args.no_show)
+
+
+if __name__ == "__main__":
+    main()
