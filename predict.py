@@ -1,0 +1,205 @@
+"""Classify your own handwriting: image files, or a digit drawn with the mouse.
+
+    python predict.py my7.png photo_of_a_3.jpg      # one line per file: the digit and the top 3 guesses
+    python predict.py my7.png --show                # also draw each picture, its 28x28 version, the ten odds
+    python predict.py                               # a window to draw in (needs a display)
+
+Every picture goes through preprocess.py first, which turns it into an MNIST-style 28x28 image: the network
+has never seen anything else.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.widgets import Button
+
+import visualize
+from network import ModelFileError, Network
+from preprocess import BlankImageError, preprocess
+
+CANVAS_SIZE = 112  # the drawing canvas, in pixels: 4 times MNIST's 28
+BRUSH_RADIUS = 4.5  # pixels of the canvas
+
+
+def load_model(path):
+    """The network saved in `path`, checked to take 28x28 images."""
+    network = Network.load(path)
+    if network.layer_sizes[0] != 784:
+        raise ModelFileError(f"'{path}' takes {network.layer_sizes[0]} pixels per image, not 28x28 = 784")
+    return network
+
+
+def read_image(path):
+    """The picture in `path` as an array (PNG; JPEG and other formats where matplotlib can read them)."""
+    try:
+        return plt.imread(path)
+    except FileNotFoundError:
+        raise ValueError("no such file") from None
+    except Exception as error:  # matplotlib and Pillow raise many kinds of errors for broken files
+        raise ValueError(f"cannot read it as an image ({type(error).__name__}: {error})") from None
+
+
+def top_guesses(probabilities, count=3):
+    """'7 97.9%, 1 1.1%, 2 0.4%': the `count` most probable digits with their probabilities."""
+    best = np.argsort(-probabilities, kind="stable")[:count]
+    return ", ".join(f"{digit} {100 * probabilities[digit]:.1f}%" for digit in best)
+
+
+def classify_file(network, path):
+    """(picture, its 28x28 version, the ten probabilities) for one image file."""
+    picture = read_image(path)
+    digit_image = preprocess(picture)  # (28, 28)
+    probabilities = network.predict_probabilities(digit_image.reshape(1, -1))[0]  # (10,)
+    return picture, digit_image, probabilities
+
+
+def plot_prediction(picture, digit_image, probabilities, title, path):
+    """The picture as given, what the network sees, and its ten probabilities."""
+    figure, (original_axis, digit_axis, bars_axis) = plt.subplots(1, 3, figsize=(11, 3.4))
+    original_axis.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+    original_axis.set_title(title)
+    digit_axis.imshow(digit_image, cmap="gray", vmin=0, vmax=1)
+    digit_axis.set_title("what the network sees (28x28)")
+    for axis in (original_axis, digit_axis):
+        axis.axis("off")
+    draw_probability_bars(bars_axis, probabilities)
+    figure.tight_layout()
+    return visualize.save_figure(figure, path)
+
+
+def draw_probability_bars(axis, probabilities):
+    """A bar per digit; the most probable in a strong colour. Returns the bars, to update them later."""
+    bars = axis.bar(range(10), probabilities, color="tab:blue")
+    bars[int(np.argmax(probabilities))].set_color("tab:orange")
+    axis.set(xticks=range(10), ylim=(0, 1), xlabel="digit", ylabel="probability", title="the network's answer")
+    return bars
+
+
+class DrawingPad:
+    """A canvas to draw a digit on with the mouse, beside the network's ten probabilities, live.
+
+    Hold the left button and move to draw; press 'clear' (or the c key) to start again. Everything is
+    matplotlib events: a press starts a stroke, motion extends it, a release ends it.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self.canvas = np.zeros((CANVAS_SIZE, CANVAS_SIZE), dtype=np.float32)  # 0 background, 1 ink
+        self.last_point = None  # where the current stroke is, or None between strokes
+        self.figure = plt.figure(figsize=(9, 4.5))
+        self.canvas_axis = self.figure.add_axes([0.03, 0.12, 0.44, 0.8])
+        self.bars_axis = self.figure.add_axes([0.57, 0.15, 0.4, 0.72])
+        self.button_axis = self.figure.add_axes([0.18, 0.02, 0.14, 0.07])
+        self.image = self.canvas_axis.imshow(self.canvas, cmap="gray", vmin=0, vmax=1)
+        self.canvas_axis.set(xticks=[], yticks=[], title="draw a digit (hold the left button)")
+        self.bars = draw_probability_bars(self.bars_axis, np.zeros(10))
+        self.clear_button = Button(self.button_axis, "clear")
+        self.clear_button.on_clicked(lambda event: self.clear())
+        self.probabilities = np.zeros(10)
+        connect = self.figure.canvas.mpl_connect
+        connect("button_press_event", self.on_press)
+        connect("motion_notify_event", self.on_move)
+        connect("button_release_event", self.on_release)
+        connect("key_press_event", lambda event: self.clear() if event.key == "c" else None)
+
+    def on_press(self, event):
+        if event.inaxes is self.canvas_axis and event.button == 1:
+            self.last_point = (event.ydata, event.xdata)
+            self.paint_stroke(self.last_point, self.last_point)
+
+    def on_move(self, event):
+        if self.last_point is not None and event.inaxes is self.canvas_axis:
+            point = (event.ydata, event.xdata)
+            self.paint_stroke(self.last_point, point)
+            self.last_point = point
+
+    def on_release(self, event):
+        self.last_point = None
+
+    def paint_stroke(self, start, end):
+        """Ink every canvas pixel within BRUSH_RADIUS of the segment start-end, then ask the network."""
+        rows, columns = np.mgrid[0:CANVAS_SIZE, 0:CANVAS_SIZE]
+        distance = distance_to_segment(rows, columns, np.array(start), np.array(end))
+        stroke = np.clip(BRUSH_RADIUS + 0.5 - distance, 0, 1)  # 1 inside the brush, soft at its edge
+        np.maximum(self.canvas, stroke, out=self.canvas)
+        self.update()
+
+    def clear(self):
+        self.canvas[:] = 0
+        self.update()
+
+    def update(self):
+        """Redraw the canvas, and the probabilities of what is on it now."""
+        self.image.set_data(self.canvas)
+        try:
+            digit_image = preprocess(self.canvas)
+            self.probabilities = self.network.predict_probabilities(digit_image.reshape(1, -1))[0]
+        except BlankImageError:
+            self.probabilities = np.zeros(10)
+        best = int(np.argmax(self.probabilities))
+        for digit, (bar, probability) in enumerate(zip(self.bars, self.probabilities)):
+            bar.set_height(probability)
+            bar.set_color("tab:orange" if digit == best and probability > 0 else "tab:blue")
+        self.figure.canvas.draw_idle()
+
+
+def distance_to_segment(rows, columns, start, end):
+    """Distance from every pixel (rows, columns) to the line segment from `start` to `end`, both (row, col).
+
+    The closest point of the segment is start + t * (end - start), with t the projection of the pixel onto
+    the segment's direction, clipped to [0, 1] so as not to run past either end.
+    """
+    direction = end - start
+    length_squared = float(direction @ direction)
+    t = 0.0 if length_squared == 0 else ((rows - start[0]) * direction[0] + (columns - start[1]) * direction[1])
+    t = np.clip(t / max(length_squared, 1e-12), 0, 1)
+    return np.hypot(rows - (start[0] + t * direction[0]), columns - (start[1] + t * direction[1]))
+
+
+def classify_files(network, paths, show, results_dir):
+    """Print one line per file; report unreadable and blank files on stderr. Returns how many failed."""
+    failures = 0
+    for path in paths:
+        try:
+            picture, digit_image, probabilities = classify_file(network, path)
+        except ValueError as error:  # unreadable, or blank (BlankImageError is a ValueError)
+            print(f"error: {path}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        print(f"{path}: {int(np.argmax(probabilities))}  ({top_guesses(probabilities)})")
+        if show:
+            name = f"prediction_{Path(path).stem}.png"
+            plot_prediction(picture, digit_image, probabilities, Path(path).name, Path(results_dir) / name)
+    return failures
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Classify pictures of handwritten digits, or draw one.")
+    parser.add_argument("images", nargs="*", help="image files (PNG, JPEG); none opens a drawing window")
+    parser.add_argument("--weights", default="model_weights.npz", help="model file (default: %(default)s)")
+    parser.add_argument("--show", action="store_true", help="draw each image, its 28x28 version and the odds")
+    parser.add_argument("--results-dir", default="results", help="where --show saves its figures")
+    args = parser.parse_args(argv)
+    try:
+        network = load_model(args.weights)
+    except ModelFileError as error:
+        sys.exit(f"error: {error}")
+    if not args.images:
+        if not visualize.display_available():
+            sys.exit("error: the drawing window needs a display, and there is none here. "
+                     "To classify image files instead: python predict.py IMAGE [IMAGE ...]")  # fmt: skip
+        DrawingPad(network)
+        plt.show()
+        return
+    failures = classify_files(network, args.images, args.show, args.results_dir)
+    if args.show:
+        visualize.show_or_close(True)
+    if failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

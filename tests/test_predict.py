@@ -1,0 +1,130 @@
+"""predict.py: real digits in several picture forms, the drawing window driven by synthetic mouse events,
+and the error cases, through the command line."""
+
+import re
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.backend_bases import MouseEvent
+
+import predict
+from network import Network
+
+from conftest import REPOSITORY, is_png, read_real, run_script
+
+WEIGHTS = REPOSITORY / "model_weights.npz"
+COUNT = 200  # real test digits per form
+LINE = re.compile(r"^(.+): (\d)  \((\d \d+\.\d%), (\d \d+\.\d%), (\d \d+\.\d%)\)$")
+
+
+def offset_on_a_large_canvas(digit, rng):
+    canvas = np.zeros((90, 120), np.uint8)
+    top, left = rng.integers(0, 90 - 28), rng.integers(0, 120 - 28)
+    canvas[top : top + 28, left : left + 28] = digit
+    return canvas
+
+
+FORMS = {
+    "as_is": lambda digit, rng: digit,
+    "upscaled_280": lambda digit, rng: np.kron(digit, np.ones((10, 10), np.uint8)),
+    "black_on_white": lambda digit, rng: 255 - digit,
+    "off_centre": offset_on_a_large_canvas,
+    "rgb_blue_ink": lambda digit, rng: np.stack([255 - digit, 255 - digit, np.full_like(digit, 255)], axis=-1),
+}
+
+
+@pytest.fixture(scope="module")
+def network():
+    return Network.load(WEIGHTS)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return read_real("test_images")[:COUNT], read_real("test_labels")[:COUNT]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_real_digits_as_png_files(network, digits, tmp_path, form):
+    images, labels = digits
+    rng = np.random.default_rng(0)
+    correct = 0
+    for index, (digit, label) in enumerate(zip(images, labels)):
+        path = tmp_path / f"{index}.png"
+        picture = FORMS[form](digit, rng)
+        plt.imsave(path, picture, cmap="gray", vmin=0, vmax=255) if picture.ndim == 2 else plt.imsave(path, picture)
+        _, _, probabilities = predict.classify_file(network, path)
+        correct += int(np.argmax(probabilities)) == label
+    direct = np.mean(network.predict(images.reshape(COUNT, 784) / np.float32(255)) == labels)
+    assert correct / COUNT >= direct - 0.01  # within a point of the model's accuracy on the raw digits
+
+
+def test_command_line_lines_and_errors(tmp_path, digits):
+    images, labels = digits
+    plt.imsave(tmp_path / "seven.png", 255 - images[0], cmap="gray", vmin=0, vmax=255)  # labels[0] is a 7
+    plt.imsave(tmp_path / "photo.jpg", np.stack([255 - np.kron(images[1], np.ones((5, 5), np.uint8))] * 3, -1))
+    plt.imsave(tmp_path / "blank.png", np.full((40, 40), 200, np.uint8), cmap="gray", vmin=0, vmax=255)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    files = ["seven.png", "missing.png", "blank.png", "photo.jpg", "broken.png"]
+    result = run_script("predict.py", *files, "--weights", WEIGHTS, cwd=tmp_path)
+    assert result.returncode == 1  # some files failed...
+    lines = result.stdout.splitlines()
+    assert [LINE.match(line).group(1) for line in lines] == ["seven.png", "photo.jpg"]  # ...the others did not
+    assert LINE.match(lines[0]).group(2) == str(labels[0]) and LINE.match(lines[1]).group(2) == str(labels[1])
+    errors = result.stderr
+    assert "error: missing.png: no such file" in errors
+    assert "error: blank.png: no digit found" in errors
+    assert "error: broken.png: cannot read it as an image" in errors
+    assert "Traceback" not in errors
+
+
+def test_show_saves_a_figure(tmp_path, digits):
+    plt.imsave(tmp_path / "three.png", digits[0][18], cmap="gray", vmin=0, vmax=255)
+    result = run_script("predict.py", tmp_path / "three.png", "--show", "--weights", WEIGHTS,
+                        "--results-dir", tmp_path / "figures")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert is_png(tmp_path / "figures" / "prediction_three.png")
+
+
+@pytest.mark.parametrize("weights_problem", ["missing", "incompatible"])
+def test_bad_weights(tmp_path, weights_problem):
+    weights = tmp_path / "model.npz"
+    if weights_problem == "incompatible":
+        Network([100, 8, 10]).save(weights)
+    (tmp_path / "a.png").write_bytes(b"")
+    result = run_script("predict.py", tmp_path / "a.png", "--weights", weights)
+    assert result.returncode == 1 and result.stderr.startswith("error:") and str(weights) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_drawing_window_needs_a_display():
+    result = run_script("predict.py", "--weights", WEIGHTS)
+    assert result.returncode == 1
+    assert "needs a display" in result.stderr and "python predict.py IMAGE" in result.stderr
+
+
+def mouse(pad, name, row, column, button=1):
+    """Send a real matplotlib mouse event at canvas position (row, column) through the figure's callbacks."""
+    x, y = pad.canvas_axis.transData.transform((column, row))
+    pad.figure.canvas.callbacks.process(name, MouseEvent(name, pad.figure.canvas, x, y, button=button))
+
+
+def test_drawing_pad_strokes_clear_and_live_probabilities(network):
+    pad = predict.DrawingPad(network)
+    assert not pad.canvas.any() and not pad.probabilities.any()
+    mouse(pad, "button_press_event", 15, 56)
+    for row in range(20, 100, 10):  # a vertical stroke down the middle: a "1"
+        mouse(pad, "motion_notify_event", row, 56)
+    mouse(pad, "button_release_event", 95, 56)
+    assert pad.canvas[15:91, 56].min() == 1  # the whole stroke is inked, not only the points sent
+    assert not pad.canvas[:, :40].any()  # and nothing far from it
+    assert pad.probabilities.sum() == pytest.approx(1, rel=1e-5)
+    assert int(np.argmax(pad.probabilities)) == 1
+    assert pad.bars[1].get_height() == pytest.approx(pad.probabilities[1])
+    mouse(pad, "motion_notify_event", 50, 10)  # moving without the button held draws nothing
+    assert not pad.canvas[:, :40].any()
+    x, y = pad.button_axis.transAxes.transform((0.5, 0.5))  # a click in the middle of the "clear" button
+    for name in ("button_press_event", "button_release_event"):
+        pad.figure.canvas.callbacks.process(name, MouseEvent(name, pad.figure.canvas, x, y, button=1))
+    assert not pad.canvas.any() and not pad.probabilities.any()
+    plt.close(pad.figure)
