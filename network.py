@@ -107,71 +107,19 @@ def clip_by_global_norm(gradients, max_norm):
     return norm
 
 
-class Network:
-    """Input -> hidden layers (ReLU) -> output scores (softmax), trained by mini-batch gradient descent.
+class Model:
+    """What every model here shares: training steps, evaluation, and saving, given forward and backward.
 
-    `layer_sizes` lists the width of every layer, input first and output last: [784, 128, 10] is one
-    hidden layer of 128 units. Layer l has weights W[l] of shape (inputs, outputs) and biases b[l].
+    A model has lists `weights` and `biases` (its parameters), `image_shape` and `num_classes`, and
+    implements forward(images, dropout, rng) -> (logits, cache) and backward(cache, logits_gradient) ->
+    gradients in the order of parameters(). Network (below) and ConvNetwork (conv_network.py) are models.
     """
 
-    def __init__(self, layer_sizes, seed=0, image_shape=None):
-        self.layer_sizes = [int(size) for size in layer_sizes]
-        if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
-            raise ValueError(f"layer sizes must be at least two positive numbers, got {layer_sizes}")
-        side = math.isqrt(self.layer_sizes[0])
-        self.image_shape = tuple(image_shape) if image_shape else (side, self.layer_sizes[0] // side)
-        rng = np.random.default_rng(seed)
-        self.weights = [
-            he_initialization(fan_in, fan_out, rng)
-            for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:])
-        ]
-        self.biases = [np.zeros(fan_out, dtype=np.float32) for fan_out in self.layer_sizes[1:]]
+    model_type = None  # saved in the weights file, so that loading knows which class to build
 
     def parameters(self):
         """All trainable arrays in a fixed order [W1, b1, W2, b2, ...]; optimizers update them in place."""
         return [array for pair in zip(self.weights, self.biases) for array in pair]
-
-    def forward(self, images, dropout=0.0, rng=None):
-        """Scores for each class, plus what the backward pass needs to know about this forward pass.
-
-        images: (B, 784) float32. Returns the logits (B, 10), the input each layer saw [X, H1, ...],
-        and the dropout masks applied to the hidden layers (an empty list when dropout is 0).
-        """
-        layer_inputs, dropout_masks = [], []
-        activation = images  # (B, 784)
-        for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
-            layer_inputs.append(activation)
-            pre_activation = activation @ weight  # (B, n_in) @ (n_in, H) -> (B, H)
-            pre_activation += bias  # (B, H) + (H,): every row gets the bias; "+=" adds in place, no copy
-            activation = relu(pre_activation)  # (B, H)
-            if dropout > 0:
-                mask = dropout_mask(activation.shape, dropout, rng)  # (B, H) of 0 and 1 / (1 - dropout)
-                activation *= mask
-                dropout_masks.append(mask)
-        layer_inputs.append(activation)
-        logits = activation @ self.weights[-1]  # (B, H) @ (H, 10) -> (B, 10)
-        logits += self.biases[-1]  # (B, 10) + (10,)
-        return logits, layer_inputs, dropout_masks
-
-    def backward(self, layer_inputs, dropout_masks, logits_gradient):
-        """Gradients of the loss for every parameter, in the order of `parameters()`.
-
-        Walks the layers from the output back to the input. `delta` is dLoss/dZ of the current layer:
-        it starts as (P - Y) / B and is carried one layer down by multiplying with that layer's W.T,
-        then through the dropout mask (if any) and the ReLU derivative (1 where the unit was active, else 0).
-        """
-        weight_gradients, bias_gradients = [], []
-        delta = logits_gradient  # (B, 10)
-        for layer in reversed(range(len(self.weights))):
-            layer_input = layer_inputs[layer]  # (B, n_in)
-            weight_gradients.insert(0, layer_input.T @ delta)  # (n_in, B) @ (B, n_out) -> (n_in, n_out)
-            bias_gradients.insert(0, delta.sum(axis=0))  # (B, n_out) -> (n_out,)
-            if layer > 0:  # the input pixels need no gradient
-                delta = delta @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
-                if dropout_masks:
-                    delta *= dropout_masks[layer - 1]  # dropped units passed nothing on, so get no gradient
-                delta *= layer_input > 0  # ReLU derivative: H > 0 exactly where Z > 0
-        return [gradient for pair in zip(weight_gradients, bias_gradients) for gradient in pair]
 
     def loss_and_gradients(self, images, labels, l2=0.0, dropout=0.0, rng=None):
         """Loss of one mini-batch, the gradient for every parameter, and the logits.
@@ -179,9 +127,9 @@ class Network:
         With l2 > 0 the loss includes the weight penalty (l2 / 2) * (sum of every squared weight), whose
         gradient l2 * W pulls every weight towards 0 ("weight decay"). Biases are not penalised.
         """
-        logits, layer_inputs, dropout_masks = self.forward(images, dropout, rng)  # (B, 10)
+        logits, cache = self.forward(images, dropout, rng)  # (B, 10)
         loss, logits_gradient = softmax_cross_entropy(logits, labels)  # (B, 10)
-        gradients = self.backward(layer_inputs, dropout_masks, logits_gradient)
+        gradients = self.backward(cache, logits_gradient)
         if l2 > 0:
             loss += 0.5 * l2 * sum(float(np.vdot(weight, weight)) for weight in self.weights)
             for weight, weight_gradient in zip(self.weights, gradients[0::2]):
@@ -200,13 +148,13 @@ class Network:
         optimizer.step(self.parameters(), gradients, learning_rate)
         return loss, int(np.count_nonzero(logits.argmax(axis=1) == labels))
 
-    def log_probabilities(self, images, chunk_size=10000):
+    def log_probabilities(self, images, chunk_size=2000):
         """log softmax of the scores, (N, 10), computed a chunk of images at a time to bound memory."""
         chunks = [
             log_softmax(self.forward(images[start : start + chunk_size])[0])  # (chunk, 10)
             for start in range(0, len(images), chunk_size)
         ]
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.layer_sizes[-1]), np.float32)
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.num_classes), np.float32)
 
     def predict_probabilities(self, images):
         """Softmax probabilities (N, 10): row i says how likely image i is each digit."""
@@ -226,13 +174,13 @@ class Network:
     # ----- saving and loading -----------------------------------------------------------------------------
 
     def save(self, path):
-        """Write the architecture, the input normalisation and all parameters to a .npz file, atomically."""
+        """Write the model type, its architecture, the input normalisation and all parameters, atomically."""
         arrays = {
             "format_version": np.array(FORMAT_VERSION),
-            "model_type": np.array("mlp"),
-            "layer_sizes": np.array(self.layer_sizes),
+            "model_type": np.array(self.model_type),
             "image_shape": np.array(self.image_shape),
             "pixel_max": np.array(PIXEL_MAX, dtype=np.float32),  # inputs are grey levels / pixel_max, in [0, 1]
+            **{name: np.array(value) for name, value in self.architecture().items()},
         }
         for index, (weight, bias) in enumerate(zip(self.weights, self.biases), start=1):
             arrays[f"W{index}"], arrays[f"b{index}"] = weight, bias
@@ -240,19 +188,101 @@ class Network:
 
     @classmethod
     def load(cls, path):
-        """Rebuild a network saved by `save`, checking every array. Never unpickles anything."""
-        arrays = load_npz(path, required=("format_version", "model_type", "layer_sizes", "image_shape"))
-        if str(arrays["model_type"]) != "mlp":
-            raise ModelFileError(f"'{path}' holds a '{arrays['model_type']}' model, not a fully connected network")
-        layer_sizes = [int(size) for size in np.ravel(arrays["layer_sizes"])]
+        """Rebuild a model saved by `save`, checking every array. Never unpickles anything."""
+        return cls.from_arrays(load_npz(path), path)
+
+    @classmethod
+    def from_arrays(cls, arrays, path):
+        """The model described by the arrays of a weights file (read from `path`, named in errors)."""
+        if str(arrays["model_type"]) != cls.model_type:
+            raise ModelFileError(f"'{path}' holds a '{arrays['model_type']}' model, not a '{cls.model_type}' one")
         try:
-            network = cls(layer_sizes, image_shape=[int(side) for side in np.ravel(arrays["image_shape"])])
-        except ValueError as error:
-            raise ModelFileError(f"'{path}' describes an impossible network: {error}") from None
-        for index in range(1, len(layer_sizes)):
-            network.weights[index - 1] = checked_array(arrays, f"W{index}", network.weights[index - 1].shape, path)
-            network.biases[index - 1] = checked_array(arrays, f"b{index}", network.biases[index - 1].shape, path)
-        return network
+            model = cls.from_architecture(arrays)
+        except (KeyError, ValueError) as error:
+            raise ModelFileError(f"'{path}' does not describe a valid {cls.model_type} model: {error}") from None
+        for index, (weight, bias) in enumerate(zip(model.weights, model.biases), start=1):
+            weight[...] = checked_array(arrays, f"W{index}", weight.shape, path)
+            bias[...] = checked_array(arrays, f"b{index}", bias.shape, path)
+        return model
+
+
+class Network(Model):
+    """Input -> hidden layers (ReLU) -> output scores (softmax), trained by mini-batch gradient descent.
+
+    `layer_sizes` lists the width of every layer, input first and output last: [784, 128, 10] is one
+    hidden layer of 128 units. Layer l has weights W[l] of shape (inputs, outputs) and biases b[l].
+    """
+
+    model_type = "mlp"
+
+    def __init__(self, layer_sizes, seed=0, image_shape=None):
+        self.layer_sizes = [int(size) for size in layer_sizes]
+        if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
+            raise ValueError(f"layer sizes must be at least two positive numbers, got {layer_sizes}")
+        side = math.isqrt(self.layer_sizes[0])
+        self.image_shape = tuple(image_shape) if image_shape else (side, self.layer_sizes[0] // side)
+        self.num_classes = self.layer_sizes[-1]
+        rng = np.random.default_rng(seed)
+        self.weights = [
+            he_initialization(fan_in, fan_out, rng)
+            for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:])
+        ]
+        self.biases = [np.zeros(fan_out, dtype=np.float32) for fan_out in self.layer_sizes[1:]]
+
+    def forward(self, images, dropout=0.0, rng=None):
+        """Scores for each class, plus what the backward pass needs to know about this forward pass.
+
+        images: (B, 784) float32. Returns the logits (B, 10) and a cache holding the input each layer
+        saw [X, H1, ...] and the dropout masks applied to the hidden layers (none when dropout is 0).
+        """
+        layer_inputs, dropout_masks = [], []
+        activation = images  # (B, 784)
+        for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
+            layer_inputs.append(activation)
+            pre_activation = activation @ weight  # (B, n_in) @ (n_in, H) -> (B, H)
+            pre_activation += bias  # (B, H) + (H,): every row gets the bias; "+=" adds in place, no copy
+            activation = relu(pre_activation)  # (B, H)
+            if dropout > 0:
+                mask = dropout_mask(activation.shape, dropout, rng)  # (B, H) of 0 and 1 / (1 - dropout)
+                activation *= mask
+                dropout_masks.append(mask)
+        layer_inputs.append(activation)
+        logits = activation @ self.weights[-1]  # (B, H) @ (H, 10) -> (B, 10)
+        logits += self.biases[-1]  # (B, 10) + (10,)
+        return logits, {"layer_inputs": layer_inputs, "dropout_masks": dropout_masks}
+
+    def backward(self, cache, logits_gradient, input_gradient=False):
+        """Gradients of the loss for every parameter, in the order of `parameters()`.
+
+        Walks the layers from the output back to the input. `delta` is dLoss/dZ of the current layer:
+        it starts as (P - Y) / B and is carried one layer down by multiplying with that layer's W.T,
+        then through the dropout mask (if any) and the ReLU derivative (1 where the unit was active, else 0).
+        The input pixels need no gradient; with input_gradient=True (for a network that feeds this one, as
+        in conv_network.py) it returns (gradients, dLoss/dinput) instead.
+        """
+        layer_inputs, dropout_masks = cache["layer_inputs"], cache["dropout_masks"]
+        weight_gradients, bias_gradients = [], []
+        delta = logits_gradient  # (B, 10)
+        for layer in reversed(range(len(self.weights))):
+            layer_input = layer_inputs[layer]  # (B, n_in)
+            weight_gradients.insert(0, layer_input.T @ delta)  # (n_in, B) @ (B, n_out) -> (n_in, n_out)
+            bias_gradients.insert(0, delta.sum(axis=0))  # (B, n_out) -> (n_out,)
+            if layer > 0 or input_gradient:
+                delta = delta @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
+            if layer > 0:
+                if dropout_masks:
+                    delta *= dropout_masks[layer - 1]  # dropped units passed nothing on, so get no gradient
+                delta *= layer_input > 0  # ReLU derivative: H > 0 exactly where Z > 0
+        gradients = [gradient for pair in zip(weight_gradients, bias_gradients) for gradient in pair]
+        return (gradients, delta) if input_gradient else gradients
+
+    def architecture(self):
+        return {"layer_sizes": self.layer_sizes}
+
+    @classmethod
+    def from_architecture(cls, arrays):
+        layer_sizes = [int(size) for size in np.ravel(arrays["layer_sizes"])]
+        return cls(layer_sizes, image_shape=[int(side) for side in np.ravel(arrays["image_shape"])])
 
 
 def save_npz_atomically(path, arrays):
@@ -260,7 +290,7 @@ def save_npz_atomically(path, arrays):
     write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
-def load_npz(path, required):
+def load_npz(path, required=("format_version", "model_type", "image_shape")):
     """Read every array of a .npz file into memory, refusing pickled objects and missing `required` names."""
     try:
         with np.load(path, allow_pickle=False) as npz:

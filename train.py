@@ -153,7 +153,7 @@ def train(network, optimizer, train_images, train_labels, val_images, val_labels
             )
             history.append(record)
             log(format_epoch(record, args.epochs))
-            check_still_learning(record, network.layer_sizes[-1], args)
+            check_still_learning(record, network.num_classes, args)
             if args.keep_best and (best is None or record["val_accuracy"] > best["val_accuracy"]):
                 best = {**record, "parameters": [parameter.copy() for parameter in network.parameters()]}
     except KeyboardInterrupt:

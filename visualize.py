@@ -262,7 +262,7 @@ def evaluation_figures(network, test_images, test_labels, probabilities, results
     """
     results_dir = Path(results_dir)
     predictions = probabilities.argmax(axis=1)
-    counts = confusion_matrix(test_labels, predictions, network.layer_sizes[-1])
+    counts = confusion_matrix(test_labels, predictions, network.num_classes)
     print(format_confusion_table(counts))
     shape = network.image_shape
     plot_prediction_grid(

@@ -68,11 +68,12 @@ def test_l2_adds_the_penalty_to_the_loss():
 def test_dropout_is_off_at_evaluation_and_on_in_training():
     net = Network([20, 50, 10], seed=0)
     images = np.random.default_rng(4).random((8, 20), dtype=np.float32)
-    without, _, masks = net.forward(images)
-    assert masks == []
+    without, cache = net.forward(images)
+    assert cache["dropout_masks"] == []
     np.testing.assert_array_equal(net.predict_probabilities(images), net.predict_probabilities(images))
     np.testing.assert_allclose(net.predict_probabilities(images), softmax(without), rtol=1e-6)
-    with_dropout, _, masks = net.forward(images, dropout=0.5, rng=np.random.default_rng(0))
+    with_dropout, cache = net.forward(images, dropout=0.5, rng=np.random.default_rng(0))
+    masks = cache["dropout_masks"]
     assert not np.allclose(with_dropout, without)
     kept = masks[0] > 0
     assert 0.35 < kept.mean() < 0.65
