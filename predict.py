@@ -17,18 +17,19 @@ import numpy as np
 from matplotlib.widgets import Button
 
 import visualize
-from network import ModelFileError, Network
+from models import load_model
+from network import ModelFileError
 from preprocess import BlankImageError, preprocess
 
 CANVAS_SIZE = 112  # the drawing canvas, in pixels: 4 times MNIST's 28
 BRUSH_RADIUS = 4.5  # pixels of the canvas
 
 
-def load_model(path):
-    """The network saved in `path`, checked to take 28x28 images."""
-    network = Network.load(path)
-    if network.layer_sizes[0] != 784:
-        raise ModelFileError(f"'{path}' takes {network.layer_sizes[0]} pixels per image, not 28x28 = 784")
+def load_28x28_model(path):
+    """The model saved in `path` (fully connected or convolutional), checked to take 28x28 images."""
+    network = load_model(path)
+    if tuple(network.image_shape) != (28, 28):
+        raise ModelFileError(f"'{path}' takes {network.image_shape} images, not 28x28 ones")
     return network
 
 
@@ -184,7 +185,7 @@ def main(argv=None):
     parser.add_argument("--results-dir", default="results", help="where --show saves its figures")
     args = parser.parse_args(argv)
     try:
-        network = load_model(args.weights)
+        network = load_28x28_model(args.weights)
     except ModelFileError as error:
         sys.exit(f"error: {error}")
     if not args.images:

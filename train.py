@@ -20,13 +20,16 @@ import numpy as np
 import data_loader
 import visualize
 from augment import AUGMENTATIONS, augment_images
+from conv_network import ConvNetwork
 from network import Network
 from optimizers import OPTIMIZERS, make_optimizer
 from schedules import SCHEDULES, learning_rate_at
 
 # -----------------------------------------------------------------------------------------------------
 # Hyperparameters. Change them here, or for one run on the command line: python train.py --epochs 5
+model = "mlp"  # mlp: fully connected layers only; cnn: convolution layers first (conv_network.py)
 hidden_sizes = [512]  # units in each hidden layer: [512] is one hidden layer, [800, 800] two
+conv_channels = [32, 64]  # for the cnn: filters in each convolution layer
 learning_rate = 0.1  # step size of gradient descent at its peak
 optimizer = "momentum"  # the update rule: sgd, momentum, nesterov, rmsprop or adam
 momentum = 0.9  # for momentum and nesterov: share of the previous step carried into the next one
@@ -57,6 +60,10 @@ PRESETS = {
     "best": {  # one hidden layer, elastic distortions
         "hidden_sizes": [1024], "epochs": 100, "augment": "elastic",
     },
+    "cnn": {  # the convolutional network of conv_network.py
+        "model": "cnn", "conv_channels": [32, 64], "hidden_sizes": [256], "epochs": 30, "learning_rate": 0.05,
+        "dropout": 0.5, "augment": "affine",
+    },
 }  # fmt: skip
 # -----------------------------------------------------------------------------------------------------
 
@@ -78,7 +85,9 @@ def parse_arguments(argv=None):
     )
     add = parser.add_argument
     add("--preset", choices=sorted(PRESETS), help="a named recipe from PRESETS in train.py")
+    add("--model", choices=["mlp", "cnn"], default=model, help="fully connected or convolutional")
     add("--hidden-sizes", "--hidden-size", type=integer_list, default=hidden_sizes, help="units per hidden layer")
+    add("--conv-channels", type=integer_list, default=conv_channels, help="filters per convolution layer (cnn)")
     add("--learning-rate", type=float, default=learning_rate, help="step size of gradient descent at its peak")
     add("--optimizer", choices=OPTIMIZERS, default=optimizer, help="the update rule")
     add("--momentum", type=float, default=momentum, help="share of the previous step carried on")
@@ -116,6 +125,7 @@ def find_invalid_argument(args):
         (all(map(math.isfinite, numbers)), "--learning-rate, --momentum, --clip-norm, --warmup-epochs, --l2 "
          "and --dropout must be finite numbers"),
         (min(args.hidden_sizes) >= 1, "--hidden-sizes (--hidden-size) must all be at least 1"),
+        (min(args.conv_channels) >= 1, "--conv-channels must all be at least 1"),
         (args.learning_rate > 0, "--learning-rate must be greater than 0"),
         (0 <= args.momentum < 1, "--momentum must be at least 0 and less than 1"),
         (args.batch_size >= 1, "--batch-size must be at least 1"),
@@ -243,9 +253,22 @@ def divergence_advice(what_happened, args):
 
 
 def build_model(args, input_size):
-    """The network and the optimizer that args describe: input -> hidden layers -> 10 classes."""
-    network = Network([input_size, *args.hidden_sizes, data_loader.NUM_CLASSES], seed=args.seed)
+    """The network and the optimizer that args describe: input -> (convolutions ->) hidden layers -> 10 classes."""
+    if args.model == "cnn":
+        side = math.isqrt(input_size)  # MNIST-format images are square
+        network = ConvNetwork(args.conv_channels, args.hidden_sizes, seed=args.seed, image_shape=(side, side))
+    else:
+        network = Network([input_size, *args.hidden_sizes, data_loader.NUM_CLASSES], seed=args.seed)
     return network, make_optimizer(args.optimizer, args.momentum)
+
+
+def describe(network):
+    """'784-512-10', or for a cnn '28x28 -> conv 32, 64 -> 256-10'."""
+    if isinstance(network, ConvNetwork):
+        height, width = network.image_shape
+        return (f"{height}x{width} -> conv {', '.join(map(str, network.conv_channels))} -> "
+                f"{'-'.join(map(str, network.dense.layer_sizes))}")  # fmt: skip
+    return "-".join(map(str, network.layer_sizes))
 
 
 def main(argv=None):
@@ -261,7 +284,7 @@ def main(argv=None):
     network, optimizer = build_model(args, input_size=train_images.shape[1])
     validating = f"validating on {len(val_images):,}" if len(val_images) else "no validation set"
     print(
-        f"Training a {'-'.join(map(str, network.layer_sizes))} network on {len(train_images):,} images "
+        f"Training a {describe(network)} network on {len(train_images):,} images "
         f"({validating}) for {args.epochs} epochs" + (f", preset '{args.preset}'" if args.preset else "")
     )
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by TrainingDivergedError

@@ -201,6 +201,47 @@ def plot_hidden_units(first_layer_weights, path, count=36, image_shape=(28, 28),
     return save_figure(figure, path)
 
 
+def plot_filters(filters, kernel_size, path):
+    """The first convolution layer's filters, each a kernel_size x kernel_size image (red +, blue -).
+
+    filters: (K * K * 1, C). A filter responds most to a patch that looks like it: many turn out to be
+    detectors of strokes and edges in one direction.
+    """
+    count = filters.shape[1]
+    columns = min(8, count)
+    rows = int(np.ceil(count / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.4 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for index, axis in enumerate(axes.flat[:count]):
+        kernel = filters[:, index].reshape(kernel_size, kernel_size)
+        limit = max(float(np.abs(kernel).max()), 1e-12)
+        axis.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axis.set_title(f"filter {index}", fontsize=8)
+    figure.suptitle(f"The {count} learned {kernel_size}x{kernel_size} filters of the first convolution layer")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_feature_maps(network, image, path, per_layer=16):
+    """One digit, and what the first filters of each convolution layer see in it (their rectified responses)."""
+    maps = network.feature_maps(image)  # a list of (OH, OW, C) arrays
+    columns = per_layer
+    figure, axes = plt.subplots(len(maps), columns + 1, figsize=(1.1 * (columns + 1), 1.3 * len(maps)), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    axes[0, 0].imshow(image.reshape(network.image_shape), cmap="gray_r", vmin=0, vmax=1)
+    axes[0, 0].set_title("input", fontsize=8)
+    for layer, layer_maps in enumerate(maps):
+        for channel in range(min(columns, layer_maps.shape[2])):
+            axis = axes[layer, channel + 1]
+            axis.imshow(layer_maps[:, :, channel], cmap="magma")
+            axis.set_title(f"conv{layer + 1} #{channel}", fontsize=7)
+    figure.suptitle("Feature maps: where each filter responds in this digit (bright = strong)")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
 def plot_augmented_samples(images, methods, path, samples=4, max_shift=1, image_shape=(28, 28), seed=0):
     """Each row: an original image, then `samples` random distortions of it by each augmentation method.
 
@@ -271,7 +312,11 @@ def evaluation_figures(network, test_images, test_labels, probabilities, results
     plot_confusion_matrix(counts, results_dir / "confusion_matrix.png")
     plot_confident_mistakes(test_images, test_labels, probabilities, results_dir / "confident_mistakes.png",
                             image_shape=shape)  # fmt: skip
-    plot_hidden_units(network.weights[0], results_dir / "hidden_units.png", image_shape=shape)
+    if network.model_type == "cnn":
+        plot_filters(network.conv_weights[0], network.kernel_size, results_dir / "filters.png")
+        plot_feature_maps(network, test_images[0], results_dir / "feature_maps.png")
+    else:
+        plot_hidden_units(network.weights[0], results_dir / "hidden_units.png", image_shape=shape)
 
 
 def show_or_close(show):
@@ -283,7 +328,8 @@ def show_or_close(show):
 
 def main(argv=None):
     import data_loader
-    from network import ModelFileError, Network
+    from models import load_model
+    from network import ModelFileError
 
     parser = argparse.ArgumentParser(description="Draw the evaluation figures of a saved model on the test images.")
     parser.add_argument("--weights", default="model_weights.npz", help="model file to load (default: %(default)s)")
@@ -293,13 +339,13 @@ def main(argv=None):
     parser.add_argument("--no-show", action="store_true", help="save the figures without opening a window")
     args = parser.parse_args(argv)
     try:
-        network = Network.load(args.weights)
+        network = load_model(args.weights)
         test_images, test_labels = data_loader.load_test_data(args.data_dir)
     except (ModelFileError, data_loader.DataError) as error:
         sys.exit(f"error: {error}")
-    if network.layer_sizes[0] != test_images.shape[1]:
-        sys.exit(f"error: '{args.weights}' expects {network.layer_sizes[0]} pixels per image, "
-                 f"but the images in '{args.data_dir}' have {test_images.shape[1]}")  # fmt: skip
+    if np.prod(network.image_shape) != test_images.shape[1]:
+        sys.exit(f"error: '{args.weights}' expects {network.image_shape} images, "
+                 f"but the images in '{args.data_dir}' have {test_images.shape[1]} pixels")  # fmt: skip
     probabilities = network.predict_probabilities(test_images)  # (N, 10)
     print(f"Test accuracy: {100 * np.mean(probabilities.argmax(axis=1) == test_labels):.2f}%")
     evaluation_figures(network, test_images, test_labels, probabilities, args.results_dir, args.mistakes_only)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import train
+from models import load_model
 from network import Network
 from optimizers import SGD, make_optimizer
 
@@ -175,8 +176,13 @@ def test_a_tiny_run_of_each_preset(small_mnist, tmp_path, name):
                         "--validation-size", "500", "--no-show", *outputs(tmp_path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"preset '{name}'" in result.stdout and "Test accuracy:" in result.stdout
-    hidden_sizes = train.PRESETS[name].get("hidden_sizes", train.hidden_sizes)
-    assert Network.load(tmp_path / "model.npz").layer_sizes == [784, *hidden_sizes, 10]
+    args = train.parse_arguments(["--preset", name])
+    model = load_model(tmp_path / "model.npz")
+    assert model.model_type == args.model
+    if args.model == "cnn":
+        assert model.conv_channels == args.conv_channels and model.hidden_sizes == args.hidden_sizes
+    else:
+        assert model.layer_sizes == [784, *args.hidden_sizes, 10]
 
 
 def test_every_switch_at_once_through_the_command_line(small_mnist, tmp_path):

@@ -1,0 +1,174 @@
+"""A small convolutional network written out with NumPy: convolution by im2col, max-pooling, and both backward.
+
+The architecture is LeNet-like. Shapes for a mini-batch of B images, channels last (C1, C2 filters, H units):
+
+    input                          (B, 28, 28, 1)
+    convolution 5x5, ReLU          (B, 24, 24, C1)   each output pixel weighs a 5x5 patch of the input
+    max-pool 2x2                   (B, 12, 12, C1)   keep the strongest response in every 2x2 block
+    convolution 5x5, ReLU          (B, 8, 8, C2)     now each patch is 5x5 pixels x C1 channels
+    max-pool 2x2                   (B, 4, 4, C2)
+    flatten                        (B, 16 * C2)
+    fully connected, ReLU          (B, H)            these last layers are a network.Network,
+    fully connected, softmax       (B, 10)           with its forward and backward pass
+
+A filter is a small weight pattern slid over the image: at every position, the output is the dot product of
+the filter with the patch under it, plus a bias. A fully connected layer would learn separate weights for
+every position; a filter shares one set of weights across all of them, so a stroke is recognised wherever
+it appears, with 25 * C1 weights instead of 784 * hidden.
+
+Convolution by im2col ("image to columns"): copy every 5x5 patch of every image into one row of a matrix,
+then all filters at all positions are one matrix product, the fastest thing NumPy does:
+
+    patches (B * 24 * 24, 5 * 5 * 1) @ filters (5 * 5 * 1, C1) -> (B * 24 * 24, C1) -> reshape (B, 24, 24, C1)
+
+The backward pass is the same product read backwards: dFilters = patches.T @ dOutput, and dPatches =
+dOutput @ filters.T, whose rows are added back onto the pixels they were copied from (col2im).
+"""
+
+import numpy as np
+
+from network import Model, Network, he_initialization, relu
+
+
+def im2col(images, kernel_size):
+    """Every kernel_size x kernel_size patch of every image, one patch per row.
+
+    images: (B, H, W, C). Returns (B * OH * OW, K * K * C), with OH = H - K + 1 and OW = W - K + 1: the row
+    for (b, i, j) holds the patch of image b whose top-left corner is pixel (i, j), in (row, column, channel)
+    order.
+    """
+    channels = images.shape[3]
+    windows = np.lib.stride_tricks.sliding_window_view(images, (kernel_size, kernel_size), axis=(1, 2))
+    windows = windows.transpose(0, 1, 2, 4, 5, 3)  # a view: (B, OH, OW, C, K, K) -> (B, OH, OW, K, K, C)
+    return windows.reshape(-1, kernel_size * kernel_size * channels)  # the one copy: (B * OH * OW, K * K * C)
+
+
+def col2im(patch_gradients, image_shape, kernel_size):
+    """The way back of im2col: add every patch's gradient onto the pixels the patch was copied from.
+
+    A pixel that sat in several overlapping patches collects the sum of their gradients.
+    patch_gradients: (B * OH * OW, K * K * C). Returns (B, H, W, C).
+    """
+    batch, height, width, channels = image_shape
+    out_height, out_width = height - kernel_size + 1, width - kernel_size + 1
+    patches = patch_gradients.reshape(batch, out_height, out_width, kernel_size, kernel_size, channels)
+    images = np.zeros(image_shape, dtype=patch_gradients.dtype)
+    for row in range(kernel_size):  # one slice addition per position in the kernel: 25 for 5x5
+        for column in range(kernel_size):
+            images[:, row : row + out_height, column : column + out_width, :] += patches[:, :, :, row, column, :]
+    return images
+
+
+def max_pool(images):
+    """2x2 max-pooling: (B, H, W, C) -> (B, H/2, W/2, C), and which corner won every block.
+
+    winners holds 0-3 for the block's top-left, top-right, bottom-left or bottom-right value. It is found by
+    a small tournament: the best of each row of the block, then the better of the two; comparing with a
+    strict '>' makes the first of equal values win.
+    """
+    top_left, top_right = images[:, 0::2, 0::2, :], images[:, 0::2, 1::2, :]  # views, (B, H/2, W/2, C) each
+    bottom_left, bottom_right = images[:, 1::2, 0::2, :], images[:, 1::2, 1::2, :]
+    top, top_winner = np.maximum(top_left, top_right), (top_right > top_left).astype(np.int8)  # 0 or 1
+    bottom, bottom_winner = np.maximum(bottom_left, bottom_right), 2 + (bottom_right > bottom_left).astype(np.int8)
+    winners = np.where(bottom > top, bottom_winner, top_winner)  # 0-3
+    return np.maximum(top, bottom), winners
+
+
+def max_pool_backward(pooled_gradient, winners, image_shape):
+    """The gradient of each block goes to the value that won it; the three others get 0."""
+    batch, height, width, channels = image_shape
+    blocks = np.zeros((batch, height // 2, width // 2, 4, channels), dtype=pooled_gradient.dtype)
+    np.put_along_axis(blocks, winners[:, :, :, None, :], pooled_gradient[:, :, :, None, :], axis=3)
+    # (B, H/2, W/2, [row, column], C) -> (B, H/2, row, W/2, column, C) = (B, H, W, C)
+    blocks = blocks.reshape(batch, height // 2, width // 2, 2, 2, channels).transpose(0, 1, 3, 2, 4, 5)
+    return blocks.reshape(image_shape)
+
+
+class ConvNetwork(Model):
+    """Convolution, ReLU and max-pooling layers, then a fully connected network.Network on their output."""
+
+    model_type = "cnn"
+
+    def __init__(self, conv_channels=(32, 64), hidden_sizes=(256,), kernel_size=5, seed=0, image_shape=(28, 28)):
+        self.conv_channels = [int(channels) for channels in conv_channels]
+        self.hidden_sizes = [int(size) for size in hidden_sizes]
+        self.kernel_size, self.image_shape = int(kernel_size), tuple(image_shape)
+        if min(self.conv_channels + self.hidden_sizes, default=1) < 1 or not self.conv_channels:
+            raise ValueError("a convolutional network needs at least one layer of filters, and no empty layers")
+        height, width = self.image_shape
+        for _ in self.conv_channels:  # each stage: a convolution without padding, then halving by the pooling
+            height, width = height - self.kernel_size + 1, width - self.kernel_size + 1
+            if height < 2 or width < 2 or height % 2 or width % 2:
+                raise ValueError(f"{self.kernel_size}x{self.kernel_size} convolutions of a {self.image_shape} "
+                                 f"image give {height}x{width} maps, which 2x2 pooling cannot halve")  # fmt: skip
+            height, width = height // 2, width // 2
+        conv_seed, dense_seed = np.random.SeedSequence(seed).spawn(2)  # independent random streams
+        rng = np.random.default_rng(conv_seed)
+        inputs = [1, *self.conv_channels[:-1]]  # channels entering each convolution
+        patch_size = self.kernel_size * self.kernel_size
+        self.conv_weights = [he_initialization(patch_size * channels_in, channels_out, rng)
+                             for channels_in, channels_out in zip(inputs, self.conv_channels)]  # fmt: skip
+        self.conv_biases = [np.zeros(channels, dtype=np.float32) for channels in self.conv_channels]
+        features = height * width * self.conv_channels[-1]
+        self.dense = Network([features, *self.hidden_sizes, 10], seed=dense_seed)
+        self.num_classes = 10
+
+    @property
+    def weights(self):
+        """Filters (K * K * C_in, C_out) of every convolution, then the weights of the dense layers."""
+        return self.conv_weights + self.dense.weights
+
+    @property
+    def biases(self):
+        return self.conv_biases + self.dense.biases
+
+    def forward(self, images, dropout=0.0, rng=None):
+        """Logits (B, 10) and a cache for the backward pass. images: (B, 784). Dropout acts on the dense layers."""
+        activation = images.reshape(len(images), *self.image_shape, 1)  # (B, 28, 28, 1)
+        stages = []
+        for weight, bias in zip(self.conv_weights, self.conv_biases):
+            batch, height, width, _ = activation.shape
+            out_height, out_width = height - self.kernel_size + 1, width - self.kernel_size + 1
+            patches = im2col(activation, self.kernel_size)  # (B * OH * OW, K * K * C_in)
+            responses = patches @ weight  # (B * OH * OW, K * K * C_in) @ (K * K * C_in, C_out) -> (B * OH * OW, C_out)
+            responses += bias
+            rectified = relu(responses).reshape(batch, out_height, out_width, -1)  # (B, OH, OW, C_out)
+            pooled, winners = max_pool(rectified)  # (B, OH / 2, OW / 2, C_out)
+            stages.append({"input_shape": activation.shape, "patches": patches, "rectified": rectified,
+                           "winners": winners})  # fmt: skip
+            activation = pooled
+        features = activation.reshape(len(activation), -1)  # (B, 4 * 4 * C2)
+        logits, dense_cache = self.dense.forward(features, dropout, rng)  # (B, 10)
+        return logits, {"stages": stages, "dense": dense_cache, "features_shape": activation.shape}
+
+    def backward(self, cache, logits_gradient):
+        """Gradients for every parameter in the order of parameters(): the filters first, then the dense layers."""
+        dense_gradients, features_gradient = self.dense.backward(cache["dense"], logits_gradient, input_gradient=True)
+        gradient = features_gradient.reshape(cache["features_shape"])  # (B, 4, 4, C2)
+        conv_gradients = []
+        for layer in reversed(range(len(self.conv_weights))):
+            stage = cache["stages"][layer]
+            gradient = max_pool_backward(gradient, stage["winners"], stage["rectified"].shape)  # (B, OH, OW, C_out)
+            gradient *= stage["rectified"] > 0  # ReLU derivative
+            gradient = gradient.reshape(-1, gradient.shape[3])  # (B * OH * OW, C_out)
+            weight_gradient = stage["patches"].T @ gradient  # (K*K*C_in, B*OH*OW) @ (B*OH*OW, C_out)
+            conv_gradients[:0] = [weight_gradient, gradient.sum(axis=0)]
+            if layer > 0:  # the input pixels need no gradient
+                patch_gradients = gradient @ self.conv_weights[layer].T  # (B*OH*OW, C_out) @ (C_out, K*K*C_in)
+                gradient = col2im(patch_gradients, stage["input_shape"], self.kernel_size)  # (B, H, W, C_in)
+        return conv_gradients + dense_gradients
+
+    def feature_maps(self, image):
+        """The rectified responses of every convolution to one image (784,): a list of (OH, OW, C) arrays."""
+        _, cache = self.forward(image.reshape(1, -1))
+        return [stage["rectified"][0] for stage in cache["stages"]]
+
+    def architecture(self):
+        return {"conv_channels": self.conv_channels, "hidden_sizes": self.hidden_sizes, "kernel_size": self.kernel_size}
+
+    @classmethod
+    def from_architecture(cls, arrays):
+        return cls(
+            conv_channels=np.ravel(arrays["conv_channels"]), hidden_sizes=np.ravel(arrays["hidden_sizes"]),
+            kernel_size=int(arrays["kernel_size"]), image_shape=np.ravel(arrays["image_shape"]),
+        )  # fmt: skip
