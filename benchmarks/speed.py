@@ -1,6 +1,6 @@
 """How fast is training? One epoch against the floor NumPy cannot beat, and against scikit-learn.
 
-    python benchmarks/speed.py                     # about a minute on 2 cores
+    python benchmarks/speed.py                     # about two minutes on 2 cores
     python benchmarks/speed.py --hidden-size 512   # the default network of train.py
 
 The work is the same for all three: a 784-128-10 ReLU network, plain SGD (no momentum), batch 128, one epoch
@@ -13,6 +13,13 @@ over the 50,000 training images, no augmentation.
 The three are measured in turns, so that machine noise hits them alike, and the median of each is reported;
 the ratios come from the same run. The project keeps training one network across the repeats, so the later
 epochs are those of a confident network, where unflushed subnormal numbers would show up as a slowdown.
+
+Then the cost of data augmentation: distorting the 50,000 training images in mini-batches of 128, as
+train.py does every epoch, against one training epoch of a 784-800-10 network without augmentation.
+
+Last, one epoch of the convolutional network of the 'cnn' preset (without augmentation), and how much of it
+goes to matrix products, to im2col and col2im, and to max-pooling: each measured alone, on arrays of the
+shapes one mini-batch uses, times the number of mini-batches.
 """
 
 import argparse
@@ -28,8 +35,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's modules
 
+import conv_network  # noqa: E402
 import data_loader  # noqa: E402
 import train  # noqa: E402
+from augment import augment_images  # noqa: E402
+from conv_network import im2col, max_pool  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import SGD  # noqa: E402
 
@@ -83,6 +93,92 @@ def sklearn_epoch(train_images, train_labels, hidden_size):
     return time.perf_counter() - started
 
 
+def augmentation_epoch(train_images, method, rng):
+    """Seconds to distort every training image once, a mini-batch at a time, as train.py does."""
+    started = time.perf_counter()
+    for start in range(0, len(train_images), BATCH_SIZE):
+        augment_images(train_images[start : start + BATCH_SIZE], method, rng)
+    return time.perf_counter() - started
+
+
+def report_augmentation(data, repeats):
+    """Print the cost of each augmentation per epoch next to a training epoch of 800 hidden units."""
+    network = Network([data[0].shape[1], 800, 10], seed=0)
+    optimizer = SGD(momentum=0)
+    methods = ["shift", "affine", "elastic"]
+    timings = {name: [] for name in ["training", *methods]}
+    rng = np.random.default_rng(0)
+    for _ in range(repeats):
+        timings["training"].append(project_epoch(network, optimizer, data))
+        for method in methods:
+            timings[method].append(augmentation_epoch(data[0], method, rng))
+    training = statistics.median(timings["training"])
+    print(f"Augmenting {len(data[0]):,} images in batches of {BATCH_SIZE}, against one training epoch of "
+          f"784-800-10 (median of {repeats}):")  # fmt: skip
+    print(f"  training epoch, 800 hidden  {training:.3f}s")
+    for method in methods:
+        seconds = statistics.median(timings[method])
+        print(f"  {method:<27} {seconds:.3f}s   {seconds / training:.2f}x of training   (target: at most 1x)")
+
+
+def timed(function, totals, name):
+    """`function`, changed to add the seconds of every call to totals[name]."""
+
+    def wrapper(*args):
+        started = time.perf_counter()
+        result = function(*args)
+        totals[name] += time.perf_counter() - started
+        return result
+
+    return wrapper
+
+
+def cnn_product_seconds(network, images):
+    """Seconds for the matrix products of one mini-batch alone: per layer, forward, weight and input gradient."""
+    operands = []  # (what a layer multiplies by its weights, the weights)
+    activation = images.reshape(-1, *network.image_shape, 1)
+    for weight in network.conv_weights:
+        operands.append((im2col(activation, network.kernel_size), weight))  # (B * OH * OW, K * K * C_in)
+        responses = np.maximum(operands[-1][0] @ weight, 0)
+        size = activation.shape[1] - network.kernel_size + 1
+        activation, _ = max_pool(responses.reshape(len(images), size, size, -1))
+    features = activation.reshape(len(images), -1)
+    for weight in network.dense.weights:
+        operands.append((features, weight))
+        features = np.maximum(features @ weight, 0)
+    started = time.perf_counter()
+    for inputs, weight in operands:
+        outputs = inputs @ weight  # forward
+        _ = inputs.T @ outputs  # the weight gradient has these shapes
+        _ = outputs @ weight.T  # and so has the gradient of the inputs
+    return time.perf_counter() - started
+
+
+def report_cnn(data):
+    """Print one epoch of the 'cnn' preset's network, and how much of it its parts take."""
+    args = train.parse_arguments(["--preset", "cnn", "--epochs", "1", "--augment", "none", "--dropout", "0"])
+    network, optimizer = train.build_model(args, data[0].shape[1])
+    totals = {"im2col and col2im": 0.0, "max-pooling, forward and backward": 0.0}
+    originals = {name: getattr(conv_network, name) for name in ("im2col", "col2im", "max_pool", "max_pool_backward")}
+    for name, function in originals.items():  # count the time spent in each, during a real epoch
+        part = "im2col and col2im" if "col" in name else "max-pooling, forward and backward"
+        setattr(conv_network, name, timed(function, totals, part))
+    try:
+        history, _ = train.train(network, optimizer, *data, args, log=lambda line: None)
+    finally:
+        for name, function in originals.items():
+            setattr(conv_network, name, function)
+    epoch = history[0]["seconds"]
+    batches = -(-len(data[0]) // args.batch_size)  # rounded up
+    products = statistics.median(cnn_product_seconds(network, data[0][: args.batch_size]) for _ in range(5))
+    parts = {"matrix products (timed alone)": products * batches, **totals}
+    parts["everything else"] = epoch - sum(parts.values())
+    print(f"One epoch of the 'cnn' preset's network ({train.describe(network)}), without augmentation:")
+    print(f"  epoch                               {epoch:6.1f}s")
+    for name, seconds in parts.items():
+        print(f"  {name:<35} {seconds:6.1f}s  {100 * seconds / epoch:3.0f}%")
+
+
 def loading_seconds(data_dir):
     """Seconds to read, check and normalise the 60,000 training images and labels."""
     started = time.perf_counter()
@@ -95,9 +191,10 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7, help="measurements of each (default: %(default)s)")
     parser.add_argument("--hidden-size", type=int, default=128, help="hidden units (default: %(default)s)")
     parser.add_argument("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")
+    parser.add_argument("--validation-size", type=int, default=10000, help="held out, as in train.py")
     args = parser.parse_args(argv)
     try:
-        data = data_loader.load_training_data(args.data_dir, 10000)
+        data = data_loader.load_training_data(args.data_dir, args.validation_size)
         load = statistics.median(loading_seconds(args.data_dir) for _ in range(3))
     except data_loader.DataError as error:
         sys.exit(f"error: {error}")
@@ -116,7 +213,7 @@ def main(argv=None):
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     print(f"Machine: {machine}, Python {platform.python_version()}, NumPy {np.__version__}")
-    print(f"Loading the 60,000 training images: {load:.2f}s (median of 3)")
+    print(f"Loading the {len(data[0]) + len(data[2]):,} training images: {load:.2f}s (median of 3)")
     print(f"One epoch of 784-{args.hidden_size}-10, plain SGD, batch {BATCH_SIZE}, {len(train_images):,} images "
           f"(median of {args.repeats}):")  # fmt: skip
     print(f"  project epoch            {project:.3f}s")
@@ -128,6 +225,8 @@ def main(argv=None):
         print(f"  project / scikit-learn   {project / scikit:.2f}x   (target: at most 0.80x)")
     else:
         print("  scikit-learn             not installed, skipped")
+    report_augmentation(data, max(1, args.repeats // 2))
+    report_cnn(data)
 
 
 if __name__ == "__main__":
