@@ -144,6 +144,8 @@ class DrawingPad:
         for digit, (bar, probability) in enumerate(zip(self.bars, self.probabilities)):
             bar.set_height(probability)
             bar.set_color("tab:orange" if digit == best and probability > 0 else "tab:blue")
+        answer = f": {best} ({100 * self.probabilities[best]:.1f}%)" if self.probabilities.any() else ""
+        self.bars_axis.set_title(f"the network's answer{answer}")
         self.figure.canvas.draw_idle()
 
 

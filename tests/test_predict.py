@@ -120,6 +120,7 @@ def test_drawing_pad_strokes_clear_and_live_probabilities(network):
     assert not pad.canvas[:, :40].any()  # and nothing far from it
     assert pad.probabilities.sum() == pytest.approx(1, rel=1e-5)
     assert int(np.argmax(pad.probabilities)) == 1
+    assert pad.bars_axis.get_title().startswith("the network's answer: 1 (")
     assert pad.bars[1].get_height() == pytest.approx(pad.probabilities[1])
     mouse(pad, "motion_notify_event", 50, 10)  # moving without the button held draws nothing
     assert not pad.canvas[:, :40].any()
@@ -127,4 +128,5 @@ def test_drawing_pad_strokes_clear_and_live_probabilities(network):
     for name in ("button_press_event", "button_release_event"):
         pad.figure.canvas.callbacks.process(name, MouseEvent(name, pad.figure.canvas, x, y, button=1))
     assert not pad.canvas.any() and not pad.probabilities.any()
+    assert pad.bars_axis.get_title() == "the network's answer"
     plt.close(pad.figure)
