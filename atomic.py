@@ -6,6 +6,7 @@ over the old one when it is complete: on every common operating system a rename 
 """
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,8 +23,21 @@ def write_atomically(path, write):
             write(temporary_file)
             temporary_file.flush()
             os.fsync(temporary_file.fileno())
+        # mkstemp creates a file only its owner may read; give the new file the old one's permissions,
+        # or those of any file newly created here
+        if path.exists():
+            shutil.copymode(path, temporary_name)
+        else:
+            os.chmod(temporary_name, 0o666 & ~current_umask())
         os.replace(temporary_name, path)
     except BaseException:
         Path(temporary_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def current_umask():
+    """The permission bits new files do not get (reading it means setting it, so we set it back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

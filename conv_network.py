@@ -27,7 +27,7 @@ dOutput @ filters.T, whose rows are added back onto the pixels they were copied 
 
 import numpy as np
 
-from network import Model, Network, he_initialization, relu
+from network import Model, Network, he_initialization, interleave, relu
 
 
 def im2col(images, kernel_size):
@@ -68,9 +68,11 @@ def max_pool(images):
     """
     top_left, top_right = images[:, 0::2, 0::2, :], images[:, 0::2, 1::2, :]  # views, (B, H/2, W/2, C) each
     bottom_left, bottom_right = images[:, 1::2, 0::2, :], images[:, 1::2, 1::2, :]
-    top, top_winner = np.maximum(top_left, top_right), (top_right > top_left).astype(np.int8)  # 0 or 1
-    bottom, bottom_winner = np.maximum(bottom_left, bottom_right), 2 + (bottom_right > bottom_left).astype(np.int8)
-    winners = np.where(bottom > top, bottom_winner, top_winner)  # 0-3
+    top = np.maximum(top_left, top_right)  # (B, H/2, W/2, C): the best of the block's top row
+    top_winner = (top_right > top_left).astype(np.int8)  # 0 (top-left) or 1 (top-right)
+    bottom = np.maximum(bottom_left, bottom_right)  # the best of the bottom row
+    bottom_winner = 2 + (bottom_right > bottom_left).astype(np.int8)  # 2 (bottom-left) or 3 (bottom-right)
+    winners = np.where(bottom > top, bottom_winner, top_winner)  # (B, H/2, W/2, C) of 0-3
     return np.maximum(top, bottom), winners
 
 
@@ -93,8 +95,10 @@ class ConvNetwork(Model):
         self.conv_channels = [int(channels) for channels in conv_channels]
         self.hidden_sizes = [int(size) for size in hidden_sizes]
         self.kernel_size, self.image_shape = int(kernel_size), tuple(image_shape)
-        if min(self.conv_channels + self.hidden_sizes, default=1) < 1 or not self.conv_channels:
-            raise ValueError("a convolutional network needs at least one layer of filters, and no empty layers")
+        if not self.conv_channels:
+            raise ValueError("a convolutional network needs at least one layer of filters")
+        if min(self.conv_channels + self.hidden_sizes) < 1:
+            raise ValueError("every layer needs at least one filter or unit")
         height, width = self.image_shape
         for _ in self.conv_channels:  # each stage: a convolution without padding, then halving by the pooling
             height, width = height - self.kernel_size + 1, width - self.kernel_size + 1
@@ -131,7 +135,7 @@ class ConvNetwork(Model):
             out_height, out_width = height - self.kernel_size + 1, width - self.kernel_size + 1
             patches = im2col(activation, self.kernel_size)  # (B * OH * OW, K * K * C_in)
             responses = patches @ weight  # (B * OH * OW, K * K * C_in) @ (K * K * C_in, C_out) -> (B * OH * OW, C_out)
-            responses += bias
+            responses += bias  # (B * OH * OW, C_out) + (C_out,)
             rectified = relu(responses).reshape(batch, out_height, out_width, -1)  # (B, OH, OW, C_out)
             pooled, winners = max_pool(rectified)  # (B, OH / 2, OW / 2, C_out)
             stages.append({"input_shape": activation.shape, "patches": patches, "rectified": rectified,
@@ -143,20 +147,20 @@ class ConvNetwork(Model):
 
     def backward(self, cache, logits_gradient):
         """Gradients for every parameter in the order of parameters(): the filters first, then the dense layers."""
-        dense_gradients, features_gradient = self.dense.backward(cache["dense"], logits_gradient, input_gradient=True)
+        dense_gradients, features_gradient = self.dense.backward_to_input(cache["dense"], logits_gradient)
         gradient = features_gradient.reshape(cache["features_shape"])  # (B, 4, 4, C2)
-        conv_gradients = []
+        weight_gradients, bias_gradients = [], []
         for layer in reversed(range(len(self.conv_weights))):
             stage = cache["stages"][layer]
             gradient = max_pool_backward(gradient, stage["winners"], stage["rectified"].shape)  # (B, OH, OW, C_out)
             gradient *= stage["rectified"] > 0  # ReLU derivative
             gradient = gradient.reshape(-1, gradient.shape[3])  # (B * OH * OW, C_out)
-            weight_gradient = stage["patches"].T @ gradient  # (K*K*C_in, B*OH*OW) @ (B*OH*OW, C_out)
-            conv_gradients[:0] = [weight_gradient, gradient.sum(axis=0)]
+            weight_gradients.insert(0, stage["patches"].T @ gradient)  # (K*K*C_in, B*OH*OW) @ (B*OH*OW, C_out)
+            bias_gradients.insert(0, gradient.sum(axis=0))  # (B * OH * OW, C_out) -> (C_out,)
             if layer > 0:  # the input pixels need no gradient
                 patch_gradients = gradient @ self.conv_weights[layer].T  # (B*OH*OW, C_out) @ (C_out, K*K*C_in)
                 gradient = col2im(patch_gradients, stage["input_shape"], self.kernel_size)  # (B, H, W, C_in)
-        return conv_gradients + dense_gradients
+        return interleave(weight_gradients, bias_gradients) + dense_gradients
 
     def feature_maps(self, image):
         """The rectified responses of every convolution to one image (784,): a list of (OH, OW, C) arrays."""

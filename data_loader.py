@@ -130,6 +130,20 @@ def load_split(data_dir, split):
     return normalize(raw_images.reshape(len(raw_images), -1)), labels
 
 
+def read_image_shape(data_dir, split="train"):
+    """(rows, columns) of the images of `split`, read from the header of its images file."""
+    path = find_file(data_dir, FILE_NAMES[f"{split}_images"])
+    try:
+        with gzip.open(path) if path.suffix == ".gz" else open(path, "rb") as file:
+            header = file.read(16)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"cannot read '{path}': {error}") from None
+    if len(header) < 16:
+        raise DataError(f"'{path}' is too short for an IDX image file")
+    rows, columns = np.frombuffer(header, dtype=">u4", count=2, offset=8)
+    return int(rows), int(columns)
+
+
 def normalize(raw_pixels):
     """uint8 grey levels 0..255 -> float32 in [0, 1]. predict.py applies the same to new images."""
     return np.divide(raw_pixels, PIXEL_MAX, dtype=np.float32)

@@ -74,7 +74,7 @@ def softmax_cross_entropy(logits, labels):
 def dropout_mask(shape, rate, rng):
     """Inverted dropout: each unit is kept with probability 1 - rate, and kept units are scaled by 1 / (1 - rate).
 
-    Switching off a random half of the hidden units at every step keeps units from relying on each other
+    Switching off a random share of the hidden units at every step keeps units from relying on each other
     (Srivastava et al., 2014). The scaling keeps each unit's expected output unchanged, so at evaluation
     time, when nothing is dropped, the network needs no correction.
     """
@@ -119,19 +119,19 @@ class Model:
 
     def parameters(self):
         """All trainable arrays in a fixed order [W1, b1, W2, b2, ...]; optimizers update them in place."""
-        return [array for pair in zip(self.weights, self.biases) for array in pair]
+        return interleave(self.weights, self.biases)
 
     def loss_and_gradients(self, images, labels, l2=0.0, dropout=0.0, rng=None):
-        """Loss of one mini-batch, the gradient for every parameter, and the logits.
+        """Cross-entropy loss of one mini-batch, the gradient for every parameter, and the logits.
 
-        With l2 > 0 the loss includes the weight penalty (l2 / 2) * (sum of every squared weight), whose
-        gradient l2 * W pulls every weight towards 0 ("weight decay"). Biases are not penalised.
+        With l2 > 0 the gradients are those of cross-entropy + (l2 / 2) * (sum of every squared weight): the
+        penalty adds l2 * W to each weight's gradient, pulling every weight towards 0 ("weight decay").
+        Biases are not penalised. The loss returned is the cross-entropy alone, comparable with and without l2.
         """
         logits, cache = self.forward(images, dropout, rng)  # (B, 10)
         loss, logits_gradient = softmax_cross_entropy(logits, labels)  # (B, 10)
         gradients = self.backward(cache, logits_gradient)
         if l2 > 0:
-            loss += 0.5 * l2 * sum(float(np.vdot(weight, weight)) for weight in self.weights)
             for weight, weight_gradient in zip(self.weights, gradients[0::2]):
                 weight_gradient += np.float32(l2) * weight  # dW += l2 * W
         return loss, gradients, logits
@@ -198,7 +198,7 @@ class Model:
             raise ModelFileError(f"'{path}' holds a '{arrays['model_type']}' model, not a '{cls.model_type}' one")
         try:
             model = cls.from_architecture(arrays)
-        except (KeyError, ValueError) as error:
+        except (KeyError, ValueError, TypeError) as error:
             raise ModelFileError(f"'{path}' does not describe a valid {cls.model_type} model: {error}") from None
         for index, (weight, bias) in enumerate(zip(model.weights, model.biases), start=1):
             weight[...] = checked_array(arrays, f"W{index}", weight.shape, path)
@@ -216,11 +216,15 @@ class Network(Model):
     model_type = "mlp"
 
     def __init__(self, layer_sizes, seed=0, image_shape=None):
+        """image_shape: (rows, columns) of the input images, for figures; by default square if it can be."""
         self.layer_sizes = [int(size) for size in layer_sizes]
         if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
             raise ValueError(f"layer sizes must be at least two positive numbers, got {layer_sizes}")
         side = math.isqrt(self.layer_sizes[0])
-        self.image_shape = tuple(image_shape) if image_shape else (side, self.layer_sizes[0] // side)
+        default_shape = (side, side) if side * side == self.layer_sizes[0] else (1, self.layer_sizes[0])
+        self.image_shape = tuple(int(length) for length in image_shape) if image_shape else default_shape
+        if math.prod(self.image_shape) != self.layer_sizes[0]:
+            raise ValueError(f"images of {self.image_shape} pixels do not fit an input layer of {self.layer_sizes[0]}")
         self.num_classes = self.layer_sizes[-1]
         rng = np.random.default_rng(seed)
         self.weights = [
@@ -251,14 +255,22 @@ class Network(Model):
         logits += self.biases[-1]  # (B, 10) + (10,)
         return logits, {"layer_inputs": layer_inputs, "dropout_masks": dropout_masks}
 
-    def backward(self, cache, logits_gradient, input_gradient=False):
-        """Gradients of the loss for every parameter, in the order of `parameters()`.
+    def backward(self, cache, logits_gradient):
+        """Gradients of the loss for every parameter, in the order of `parameters()`."""
+        gradients, _ = self.backward_layers(cache, logits_gradient, to_input=False)
+        return gradients
+
+    def backward_to_input(self, cache, logits_gradient):
+        """The gradients of `backward`, and also dLoss/dinput, (B, n_in), for a network feeding this one."""
+        return self.backward_layers(cache, logits_gradient, to_input=True)
+
+    def backward_layers(self, cache, logits_gradient, to_input):
+        """The backward pass: (gradients for every parameter, dLoss/dinput if to_input else None).
 
         Walks the layers from the output back to the input. `delta` is dLoss/dZ of the current layer:
         it starts as (P - Y) / B and is carried one layer down by multiplying with that layer's W.T,
         then through the dropout mask (if any) and the ReLU derivative (1 where the unit was active, else 0).
-        The input pixels need no gradient; with input_gradient=True (for a network that feeds this one, as
-        in conv_network.py) it returns (gradients, dLoss/dinput) instead.
+        The input pixels need no gradient, so the last multiplication is skipped unless to_input is True.
         """
         layer_inputs, dropout_masks = cache["layer_inputs"], cache["dropout_masks"]
         weight_gradients, bias_gradients = [], []
@@ -267,14 +279,14 @@ class Network(Model):
             layer_input = layer_inputs[layer]  # (B, n_in)
             weight_gradients.insert(0, layer_input.T @ delta)  # (n_in, B) @ (B, n_out) -> (n_in, n_out)
             bias_gradients.insert(0, delta.sum(axis=0))  # (B, n_out) -> (n_out,)
-            if layer > 0 or input_gradient:
-                delta = delta @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
+            if layer == 0 and not to_input:
+                break
+            delta = delta @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
             if layer > 0:
                 if dropout_masks:
                     delta *= dropout_masks[layer - 1]  # dropped units passed nothing on, so get no gradient
                 delta *= layer_input > 0  # ReLU derivative: H > 0 exactly where Z > 0
-        gradients = [gradient for pair in zip(weight_gradients, bias_gradients) for gradient in pair]
-        return (gradients, delta) if input_gradient else gradients
+        return interleave(weight_gradients, bias_gradients), delta if to_input else None
 
     def architecture(self):
         return {"layer_sizes": self.layer_sizes}
@@ -285,6 +297,11 @@ class Network(Model):
         return cls(layer_sizes, image_shape=[int(side) for side in np.ravel(arrays["image_shape"])])
 
 
+def interleave(weights, biases):
+    """[W1, b1, W2, b2, ...] from [W1, W2, ...] and [b1, b2, ...]."""
+    return [array for pair in zip(weights, biases) for array in pair]
+
+
 def save_npz_atomically(path, arrays):
     """Save `arrays` to the .npz file `path`; an interrupted save leaves the old file intact (atomic.py)."""
     write_atomically(path, lambda file: np.savez(file, **arrays))
@@ -293,15 +310,23 @@ def save_npz_atomically(path, arrays):
 def load_npz(path, required=("format_version", "model_type", "image_shape")):
     """Read every array of a .npz file into memory, refusing pickled objects and missing `required` names."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+        content = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ModelFileError(f"weights file '{path}' does not exist; train one with: python train.py") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise ModelFileError(f"'{path}' is not a readable weights file ({error})") from None
+    if isinstance(content, np.ndarray):  # a single .npy array, not an .npz archive
+        raise ModelFileError(f"'{path}' holds a single array, not the archive of arrays a weights file is")
+    with content:
+        try:
+            arrays = {name: content[name] for name in content.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ModelFileError(f"'{path}' is not a readable weights file ({error})") from None
     missing = [name for name in required if name not in arrays]
     if missing:
         raise ModelFileError(f"'{path}' is not a weights file of this project: it lacks {', '.join(missing)}")
+    if arrays["format_version"].shape != () or not np.issubdtype(arrays["format_version"].dtype, np.integer):
+        raise ModelFileError(f"'{path}' has a malformed format_version")
     if int(arrays["format_version"]) > FORMAT_VERSION:
         raise ModelFileError(f"'{path}' was saved by a newer version of this project; update your copy")
     return arrays

@@ -10,7 +10,11 @@ import numpy as np
 from subnormals import flush_tiny_values
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
-FLUSH_EVERY = 100  # steps between flushes of tiny values (see subnormals.py); 0.9 ** 100 * 1e-20 > 1e-38
+# Steps between flushes of tiny values (see subnormals.py). A value just above TINY = 1e-20 that shrinks by a
+# factor of 0.9 per step is still 0.9 ** 100 * 1e-20 = 3e-25, far from the subnormal 1.2e-38, when the next
+# flush comes; that holds for every decay factor above 0.66. Faster-decaying values pass through the subnormal
+# range between two flushes, but quickly.
+FLUSH_EVERY = 100
 
 
 def make_optimizer(name, momentum=0.9):
@@ -29,7 +33,12 @@ def make_optimizer(name, momentum=0.9):
 
 
 class Optimizer:
-    """What all optimizers share: state arrays created on the first step, flushed of tiny values now and then."""
+    """What all optimizers share: state arrays created on the first step, flushed of tiny values now and then.
+
+    Each optimizer says how many arrays it remembers per parameter and how to update one parameter.
+    """
+
+    arrays_per_parameter = 0
 
     def __init__(self):
         self.steps = 0
@@ -48,6 +57,10 @@ class Optimizer:
             for array in (array for state in self.state for array in state):
                 flush_tiny_values(array)
 
+    def update(self, parameter, gradient, learning_rate, *state):
+        """Change `parameter` in place, given its gradient and the arrays remembered for it."""
+        raise NotImplementedError
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum.
@@ -64,17 +77,17 @@ class SGD(Optimizer):
         super().__init__()
         self.momentum = np.float32(momentum)
         self.nesterov = nesterov
-        self.arrays_per_parameter = 0 if momentum == 0 else 1  # the velocity
+        self.arrays_per_parameter = 0 if momentum == 0 else 1  # the velocity, when there is momentum
 
     def update(self, parameter, gradient, learning_rate, velocity=None):
-        gradient *= learning_rate  # scaling the gradient in place saves a temporary array
+        step = learning_rate * gradient  # lr * g
         if velocity is None:  # plain SGD
-            parameter -= gradient
+            parameter -= step
             return
         velocity *= self.momentum
-        velocity -= gradient  # v = momentum * v - lr * g
+        velocity -= step  # v = momentum * v - lr * g
         if self.nesterov:
-            parameter += self.momentum * velocity - gradient
+            parameter += self.momentum * velocity - step
         else:
             parameter += velocity
 

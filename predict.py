@@ -157,15 +157,17 @@ def distance_to_segment(rows, columns, start, end):
     """
     direction = end - start
     length_squared = float(direction @ direction)
-    t = 0.0 if length_squared == 0 else ((rows - start[0]) * direction[0] + (columns - start[1]) * direction[1])
-    t = np.clip(t / max(length_squared, 1e-12), 0, 1)
+    if length_squared == 0:  # a single point, as when a stroke starts
+        return np.hypot(rows - start[0], columns - start[1])
+    t = ((rows - start[0]) * direction[0] + (columns - start[1]) * direction[1]) / length_squared
+    t = np.clip(t, 0, 1)  # (rows, columns): where along the segment each pixel's closest point lies
     return np.hypot(rows - (start[0] + t * direction[0]), columns - (start[1] + t * direction[1]))
 
 
 def classify_files(network, paths, show, results_dir):
     """Print one line per file; report unreadable and blank files on stderr. Returns how many failed."""
     failures = 0
-    for path in paths:
+    for number, path in enumerate(paths, start=1):
         try:
             picture, digit_image, probabilities = classify_file(network, path)
         except ValueError as error:  # unreadable, or blank (BlankImageError is a ValueError)
@@ -174,7 +176,7 @@ def classify_files(network, paths, show, results_dir):
             continue
         print(f"{path}: {int(np.argmax(probabilities))}  ({top_guesses(probabilities)})")
         if show:
-            name = f"prediction_{Path(path).stem}.png"
+            name = f"prediction_{number}_{Path(path).stem}.png"  # numbered: a.png and a.jpg differ
             plot_prediction(picture, digit_image, probabilities, Path(path).name, Path(results_dir) / name)
     return failures
 
@@ -194,8 +196,9 @@ def main(argv=None):
         if not visualize.display_available():
             sys.exit("error: the drawing window needs a display, and there is none here. "
                      "To classify image files instead: python predict.py IMAGE [IMAGE ...]")  # fmt: skip
-        DrawingPad(network)
+        pad = DrawingPad(network)  # keep a reference: matplotlib holds event callbacks only weakly
         plt.show()
+        plt.close(pad.figure)
         return
     failures = classify_files(network, args.images, args.show, args.results_dir)
     if args.show:

@@ -49,11 +49,13 @@ def to_greyscale(image):
     if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
         raise ValueError(f"expected a greyscale, RGB or RGBA image, got an array of shape {image.shape}")
     if image.shape[2] in (1, 2):  # grey, or grey and alpha
-        grey, alpha = image[..., 0], image[..., 1] if image.shape[2] == 2 else 1.0
+        grey = image[..., 0]
     else:
         grey = 0.299 * image[..., 0] + 0.587 * image[..., 1] + 0.114 * image[..., 2]
-        alpha = image[..., 3] if image.shape[2] == 4 else 1.0
-    return alpha * grey + (1 - alpha) * 1.0  # composite over white paper
+    if image.shape[2] in (2, 4):  # the last channel is alpha: 0 transparent, 1 opaque
+        alpha = image[..., -1]
+        grey = alpha * grey + (1 - alpha) * 1.0  # composite over white paper
+    return grey
 
 
 def light_ink_on_dark(grey):
@@ -94,6 +96,7 @@ def fit_in_box(ink, size):
     height, width = ink.shape
     scale = size / max(height, width)
     new_height, new_width = max(1, round(height * scale)), max(1, round(width * scale))
+    # (new_height, height) @ (height, width) @ (width, new_width) -> (new_height, new_width)
     return area_average_matrix(height, new_height) @ ink @ area_average_matrix(width, new_width).T
 
 

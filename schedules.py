@@ -29,5 +29,5 @@ def learning_rate_at(step, total_steps, base_rate, schedule, warmup_steps=0):
     else:
         raise ValueError(f"unknown schedule '{schedule}'; choose one of {', '.join(SCHEDULES)}")
     if step < warmup_steps:
-        rate *= (step + 1) / warmup_steps
+        rate *= min(1.0, (step + 1) / warmup_steps)  # warmup_steps need not be a whole number
     return rate

@@ -72,9 +72,14 @@ class TrainingDivergedError(Exception):
     """The loss blew up or the network stopped learning; the message says what to change."""
 
 
-def integer_list(text):
-    """'800,800' -> [800, 800]: the type of --hidden-sizes."""
-    return [int(part) for part in text.split(",")]
+def comma_separated(kind):
+    """An argparse type for lists like '800,800' -> [800, 800] (kind int) or '0.1,0.3' (kind float)."""
+
+    def parse(text):
+        return [kind(part) for part in text.split(",")]
+
+    parse.__name__ = f"comma-separated {kind.__name__}"  # how argparse names it in error messages
+    return parse
 
 
 def parse_arguments(argv=None):
@@ -83,11 +88,11 @@ def parse_arguments(argv=None):
         description="Train a from-scratch NumPy network on MNIST.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add = parser.add_argument
+    add, integers = parser.add_argument, comma_separated(int)
     add("--preset", choices=sorted(PRESETS), help="a named recipe from PRESETS in train.py")
     add("--model", choices=["mlp", "cnn"], default=model, help="fully connected or convolutional")
-    add("--hidden-sizes", "--hidden-size", type=integer_list, default=hidden_sizes, help="units per hidden layer")
-    add("--conv-channels", type=integer_list, default=conv_channels, help="filters per convolution layer (cnn)")
+    add("--hidden-sizes", "--hidden-size", type=integers, default=hidden_sizes, help="units per hidden layer")
+    add("--conv-channels", type=integers, default=conv_channels, help="filters per convolution layer (cnn)")
     add("--learning-rate", type=float, default=learning_rate, help="step size of gradient descent at its peak")
     add("--optimizer", choices=OPTIMIZERS, default=optimizer, help="the update rule")
     add("--momentum", type=float, default=momentum, help="share of the previous step carried on")
@@ -138,6 +143,7 @@ def find_invalid_argument(args):
         (args.validation_size >= 0, "--validation-size must not be negative"),
         (args.validation_size > 0 or not args.keep_best, "--keep-best needs a validation set (--validation-size > 0)"),
         (Path(args.weights).parent.is_dir(), f"--weights: the folder of '{args.weights}' does not exist"),
+        (not Path(args.weights).is_dir(), f"--weights: '{args.weights}' is a folder; give a file name"),
         (not Path(args.results_dir).is_file(), f"--results-dir: '{args.results_dir}' is a file, not a folder"),
     ]  # fmt: skip
     return next((message for ok, message in checks if not ok), None)
@@ -252,13 +258,16 @@ def divergence_advice(what_happened, args):
     )
 
 
-def build_model(args, input_size):
-    """The network and the optimizer that args describe: input -> (convolutions ->) hidden layers -> 10 classes."""
+def build_model(args, image_shape):
+    """The network and optimizer args describe: images -> (convolutions ->) hidden layers -> 10 classes.
+
+    Raises ValueError when the convolutions do not fit the images.
+    """
     if args.model == "cnn":
-        side = math.isqrt(input_size)  # MNIST-format images are square
-        network = ConvNetwork(args.conv_channels, args.hidden_sizes, seed=args.seed, image_shape=(side, side))
+        network = ConvNetwork(args.conv_channels, args.hidden_sizes, seed=args.seed, image_shape=image_shape)
     else:
-        network = Network([input_size, *args.hidden_sizes, data_loader.NUM_CLASSES], seed=args.seed)
+        layer_sizes = [math.prod(image_shape), *args.hidden_sizes, data_loader.NUM_CLASSES]
+        network = Network(layer_sizes, seed=args.seed, image_shape=image_shape)
     return network, make_optimizer(args.optimizer, args.momentum)
 
 
@@ -278,10 +287,13 @@ def main(argv=None):
             args.data_dir, args.validation_size
         )
         test_images, test_labels = data_loader.load_test_data(args.data_dir)
+        image_shape = data_loader.read_image_shape(args.data_dir)
     except data_loader.DataError as error:
         sys.exit(f"error: {error}")
-
-    network, optimizer = build_model(args, input_size=train_images.shape[1])
+    try:
+        network, optimizer = build_model(args, image_shape)
+    except ValueError as error:
+        sys.exit(f"error: --conv-channels: {error}; use fewer convolution layers")
     validating = f"validating on {len(val_images):,}" if len(val_images) else "no validation set"
     print(
         f"Training a {describe(network)} network on {len(train_images):,} images "
@@ -295,7 +307,10 @@ def main(argv=None):
 
     probabilities = network.predict_probabilities(test_images)  # (N, 10): the one look at the test set
     print(f"Test accuracy: {100 * np.mean(probabilities.argmax(axis=1) == test_labels):.2f}%")
-    network.save(args.weights)
+    try:
+        network.save(args.weights)
+    except OSError as error:
+        sys.exit(f"error: could not save the trained model to '{args.weights}' ({error}); nothing was changed")
     print(f"Saved weights: {args.weights}" + (" (of the interrupted run)" if interrupted else ""))
 
     results = Path(args.results_dir)

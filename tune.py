@@ -46,23 +46,13 @@ TABLE_COLUMNS = ["rank", "learning_rate", "hidden_size", "batch_size", "val_accu
                  "status"]  # fmt: skip
 
 
-def number_list(kind):
-    """An argparse type for comma-separated lists: '0.03,0.1' -> [0.03, 0.1]."""
-
-    def parse(text):
-        return [kind(part) for part in text.split(",")]
-
-    parse.__name__ = f"comma-separated {kind.__name__}"  # what argparse calls it in error messages
-    return parse
-
-
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description="Search hyperparameters on the validation set.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     add = parser.add_argument
-    add("--learning-rates", type=number_list(float), default=learning_rates, help="learning rates to try")
-    add("--hidden-sizes", type=number_list(int), default=hidden_sizes, help="hidden-layer sizes to try")
-    add("--batch-sizes", type=number_list(int), default=batch_sizes, help="batch sizes to try")
+    add("--learning-rates", type=train.comma_separated(float), default=learning_rates, help="learning rates to try")
+    add("--hidden-sizes", type=train.comma_separated(int), default=hidden_sizes, help="hidden-layer sizes to try")
+    add("--batch-sizes", type=train.comma_separated(int), default=batch_sizes, help="batch sizes to try")
     add("--epochs", type=int, default=epochs, help="epochs per trial")
     add("--trials", type=int, default=trials, help="0: the whole grid; N: N random settings")
     add("--seed", type=int, default=seed, help="random seed")
@@ -104,14 +94,14 @@ def settings_to_try(args):
     ]  # fmt: skip
 
 
-def run_trial(setting, data, args):
+def run_trial(setting, data, image_shape, args):
     """Train one setting with train.py's loop; its result: validation accuracy, final training loss, time."""
     learning_rate, hidden_size, batch_size = setting
     trial_args = train.parse_arguments([
         "--learning-rate", str(learning_rate), "--hidden-size", str(hidden_size), "--batch-size", str(batch_size),
         "--epochs", str(args.epochs), "--seed", str(args.seed), "--validation-size", str(args.validation_size),
     ])  # fmt: skip
-    network, optimizer = train.build_model(trial_args, input_size=data[0].shape[1])
+    network, optimizer = train.build_model(trial_args, image_shape)
     result = {"learning_rate": learning_rate, "hidden_size": hidden_size, "batch_size": batch_size,
               "val_accuracy": math.nan, "train_loss": math.nan, "status": "ok"}  # fmt: skip
     started = time.perf_counter()
@@ -192,6 +182,7 @@ def main(argv=None):
     args = parse_arguments(argv)
     try:
         data = data_loader.load_training_data(args.data_dir, args.validation_size)  # never the test files
+        image_shape = data_loader.read_image_shape(args.data_dir)
     except data_loader.DataError as error:
         sys.exit(f"error: {error}")
     settings = settings_to_try(args)
@@ -202,7 +193,7 @@ def main(argv=None):
     results = []
     try:
         for number, setting in enumerate(settings, start=1):
-            result = run_trial(setting, data, args)
+            result = run_trial(setting, data, image_shape, args)
             if result["status"] == "interrupted":
                 raise KeyboardInterrupt
             results.append(result)

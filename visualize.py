@@ -18,8 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+import data_loader
 from atomic import write_atomically
 from augment import augment_images
+from models import load_model
+from network import ModelFileError
 
 # Backends that draw into files only. With any other, plt.show() opens a window.
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
@@ -78,7 +81,7 @@ def plot_training_curves(history, path):
     """Loss and accuracy per epoch, on the training batches and on the validation set.
 
     The training figures are averages over the epoch's mini-batches, measured as the network learned
-    (and on shifted images when augmenting); the validation figures are measured after the epoch.
+    (on distorted images when augmenting); the validation figures are measured after the epoch.
     """
     epochs = [record["epoch"] for record in history]
     validated = history[0]["val_accuracy"] is not None  # False when training on every image
@@ -129,7 +132,8 @@ def plot_confusion_matrix(counts, path):
     on_diagonal = np.eye(num_classes, dtype=bool)
     mistakes = np.ma.masked_where(on_diagonal, counts)
     figure, (matrix_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 5.5), gridspec_kw={"width_ratios": [1.4, 1]})
-    matrix_axis.imshow(mistakes, cmap="Reds", vmin=0, vmax=max(int(mistakes.max() or 0), 1))
+    most_mistakes = max(int(mistakes.max()), 1)  # at least 1, so that a perfect score still draws
+    matrix_axis.imshow(mistakes, cmap="Reds", vmin=0, vmax=most_mistakes)
     matrix_axis.imshow(np.ma.masked_where(~on_diagonal, counts), cmap="Greens", vmin=0, vmax=2 * counts.max())
     for (i, j), count in np.ndenumerate(counts):
         dark = not on_diagonal[i, j] and count > 0.6 * mistakes.max()
@@ -327,10 +331,6 @@ def show_or_close(show):
 
 
 def main(argv=None):
-    import data_loader
-    from models import load_model
-    from network import ModelFileError
-
     parser = argparse.ArgumentParser(description="Draw the evaluation figures of a saved model on the test images.")
     parser.add_argument("--weights", default="model_weights.npz", help="model file to load (default: %(default)s)")
     parser.add_argument("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")

@@ -23,6 +23,7 @@ shapes one mini-batch uses, times the number of mini-batches.
 """
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -147,20 +148,23 @@ def cnn_product_seconds(network, images):
         operands.append((features, weight))
         features = np.maximum(features @ weight, 0)
     started = time.perf_counter()
-    for inputs, weight in operands:
+    for layer, (inputs, weight) in enumerate(operands):
         outputs = inputs @ weight  # forward
         _ = inputs.T @ outputs  # the weight gradient has these shapes
-        _ = outputs @ weight.T  # and so has the gradient of the inputs
+        if layer > 0:  # and so has the gradient of the inputs, which training skips for the first layer
+            _ = outputs @ weight.T
     return time.perf_counter() - started
 
 
 def report_cnn(data):
     """Print one epoch of the 'cnn' preset's network, and how much of it its parts take."""
     args = train.parse_arguments(["--preset", "cnn", "--epochs", "1", "--augment", "none", "--dropout", "0"])
-    network, optimizer = train.build_model(args, data[0].shape[1])
+    network, optimizer = train.build_model(args, (28, 28))
     totals = {"im2col and col2im": 0.0, "max-pooling, forward and backward": 0.0}
+    # To time these four functions inside a real epoch, replace each for the epoch with a copy that also
+    # counts its own time (ConvNetwork finds them in the module conv_network), and put the originals back.
     originals = {name: getattr(conv_network, name) for name in ("im2col", "col2im", "max_pool", "max_pool_backward")}
-    for name, function in originals.items():  # count the time spent in each, during a real epoch
+    for name, function in originals.items():
         part = "im2col and col2im" if "col" in name else "max-pooling, forward and backward"
         setattr(conv_network, name, timed(function, totals, part))
     try:
@@ -169,7 +173,7 @@ def report_cnn(data):
         for name, function in originals.items():
             setattr(conv_network, name, function)
     epoch = history[0]["seconds"]
-    batches = -(-len(data[0]) // args.batch_size)  # rounded up
+    batches = math.ceil(len(data[0]) / args.batch_size)
     products = statistics.median(cnn_product_seconds(network, data[0][: args.batch_size]) for _ in range(5))
     parts = {"matrix products (timed alone)": products * batches, **totals}
     parts["everything else"] = epoch - sum(parts.values())

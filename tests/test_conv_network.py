@@ -9,7 +9,7 @@ from models import load_model
 from network import ModelFileError, Network
 from optimizers import make_optimizer
 
-from conftest import is_png, run_script
+from conftest import gradient_check, is_png, run_script
 
 
 def tiny_float64_cnn(seed=0):
@@ -23,31 +23,15 @@ def tiny_float64_cnn(seed=0):
     return net
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.5])
-def test_gradient_check_every_parameter(dropout):
+@pytest.mark.parametrize("l2, dropout", [(0.0, 0.0), (0.01, 0.5)])
+def test_gradient_check_every_parameter(l2, dropout):
     rng = np.random.default_rng(3)
     images = rng.random((3, 196))  # float64
     labels = np.array([1, 7, 4])
     net = tiny_float64_cnn()
-
-    def loss_and_gradients():  # the same dropout mask at every call
-        return net.loss_and_gradients(images, labels, l2=0.01, dropout=dropout, rng=np.random.default_rng(5))
-
-    _, analytic, _ = loss_and_gradients()
-    parameters = net.parameters()
-    assert [p.shape for p in parameters] == [(9, 2), (2,), (18, 3), (3,), (12, 4), (4,), (4, 10), (10,)]
-    for parameter, gradient in zip(parameters, analytic):
-        numeric = np.zeros_like(parameter)
-        for index in np.ndindex(parameter.shape):
-            original = parameter[index]
-            parameter[index] = original + 1e-6
-            plus = loss_and_gradients()[0]
-            parameter[index] = original - 1e-6
-            minus = loss_and_gradients()[0]
-            parameter[index] = original
-            numeric[index] = (plus - minus) / 2e-6
-        np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-8)
-        assert np.abs(numeric).max() > 1e-5
+    shapes = [parameter.shape for parameter in net.parameters()]
+    assert shapes == [(9, 2), (2,), (18, 3), (3,), (12, 4), (4,), (4, 10), (10,)]
+    gradient_check(net, images, labels, l2=l2, dropout=dropout)
 
 
 def loop_convolution(images, filters, kernel_size):
@@ -172,3 +156,26 @@ def test_a_tiny_cnn_run_through_the_command_line(small_mnist, tmp_path):
         assert is_png(tmp_path / "results" / name)
     predicted = run_script("predict.py", tmp_path / "results" / "filters.png", "--weights", tmp_path / "cnn.npz")
     assert predicted.returncode == 0, predicted.stderr  # predict.py takes whichever model the file holds
+
+
+def test_unknown_model_type(tmp_path):
+    Network([784, 8, 10]).save(tmp_path / "mlp.npz")
+    with np.load(tmp_path / "mlp.npz") as saved:
+        arrays = {name: saved[name] for name in saved.files}
+    np.savez(tmp_path / "rnn.npz", **{**arrays, "model_type": np.array("rnn")})
+    with pytest.raises(ModelFileError, match="unknown type 'rnn'"):
+        load_model(tmp_path / "rnn.npz")
+
+
+def test_cnn_float32_in_float32_out():
+    net = ConvNetwork(conv_channels=(3, 4), hidden_sizes=(8,))
+    images = np.random.default_rng(0).random((2, 784), dtype=np.float32)
+    _, gradients, logits = net.loss_and_gradients(images, np.array([1, 2]), l2=1e-4)
+    assert logits.dtype == np.float32 and all(gradient.dtype == np.float32 for gradient in gradients)
+
+
+def test_too_many_convolutions_are_a_clean_error(small_mnist, tmp_path):
+    result = run_script("train.py", "--model", "cnn", "--conv-channels", "4,4,4", "--data-dir", small_mnist,
+                        "--validation-size", "500", "--weights", tmp_path / "cnn.npz")  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: --conv-channels:") and "pooling cannot halve" in result.stderr

@@ -131,8 +131,9 @@ def test_one_hot():
 
 
 def test_the_committed_mnist_files():
-    train_images, train_labels, val_images, val_labels = data_loader.load_training_data("data", 10000)
-    test_images, test_labels = data_loader.load_test_data("data")
+    train_images, train_labels, val_images, val_labels = data_loader.load_training_data(REAL_DATA, 10000)
+    test_images, test_labels = data_loader.load_test_data(REAL_DATA)
+    assert data_loader.read_image_shape(REAL_DATA) == (28, 28)
     assert train_images.shape == (50000, 784) and val_images.shape == (10000, 784)
     assert test_images.shape == (10000, 784)
     assert train_images.dtype == np.float32 and train_images.min() >= 0 and train_images.max() == 1
@@ -151,3 +152,7 @@ def test_committed_files_are_the_published_mnist():
     for name, checksum in published.items():
         content = gzip.decompress((REAL_DATA / f"{name}.gz").read_bytes())
         assert hashlib.md5(content).hexdigest() == checksum, name
+
+
+def test_read_image_shape_of_a_non_square_set(tmp_path):
+    assert data_loader.read_image_shape(make_folder(tmp_path)) == (4, 3)

@@ -9,6 +9,8 @@ import network as network_module
 from network import ModelFileError, Network, clip_by_global_norm, log_softmax, softmax, softmax_cross_entropy
 from optimizers import SGD
 
+from conftest import gradient_check
+
 
 def float64_network(layer_sizes, seed=0):
     """A network whose arrays are float64, so finite differences are accurate to many digits."""
@@ -16,20 +18,6 @@ def float64_network(layer_sizes, seed=0):
     net.weights = [weight.astype(np.float64) for weight in net.weights]
     net.biases = [np.random.default_rng(seed + 1).normal(0, 0.1, bias.shape) for bias in net.biases]
     return net
-
-
-def numerical_gradient(loss_of, array, epsilon=1e-6):
-    """Central differences: dL/da ~ (L(a + e) - L(a - e)) / 2e, one entry at a time."""
-    gradient = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        original = array[index]
-        array[index] = original + epsilon
-        loss_plus = loss_of()
-        array[index] = original - epsilon
-        loss_minus = loss_of()
-        array[index] = original
-        gradient[index] = (loss_plus - loss_minus) / (2 * epsilon)
-    return gradient
 
 
 @pytest.mark.parametrize(
@@ -42,27 +30,19 @@ def test_gradient_check_every_parameter(layer_sizes, l2, dropout):
     images = rng.random((9, layer_sizes[0]))  # float64
     labels = rng.integers(0, layer_sizes[-1], size=9)
     net = float64_network(layer_sizes)
-
-    def loss_and_gradients():  # a fresh generator with the same seed: the same dropout mask every time
-        return net.loss_and_gradients(images, labels, l2=l2, dropout=dropout, rng=np.random.default_rng(2))
-
-    _, analytic, _ = loss_and_gradients()
-    parameters = net.parameters()
-    assert len(analytic) == len(parameters) == 2 * (len(layer_sizes) - 1)
-    for parameter, gradient in zip(parameters, analytic):
-        assert gradient.shape == parameter.shape
-        numeric = numerical_gradient(lambda: loss_and_gradients()[0], parameter)
-        np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-8)
-        assert np.abs(numeric).max() > 1e-4  # the check compared real, non-zero gradients
+    assert len(net.parameters()) == 2 * (len(layer_sizes) - 1)
+    gradient_check(net, images, labels, l2=l2, dropout=dropout)
 
 
-def test_l2_adds_the_penalty_to_the_loss():
+def test_l2_adds_l2_times_the_weights_to_their_gradients_only():
     net = float64_network([12, 7, 5])
     images, labels = np.random.default_rng(3).random((4, 12)), np.array([0, 1, 2, 3])
-    plain = net.loss_and_gradients(images, labels)[0]
-    penalised = net.loss_and_gradients(images, labels, l2=0.1)[0]
-    squares = sum((weight**2).sum() for weight in net.weights)
-    assert penalised - plain == pytest.approx(0.05 * squares)
+    plain_loss, plain, _ = net.loss_and_gradients(images, labels)
+    penalised_loss, penalised, _ = net.loss_and_gradients(images, labels, l2=0.1)
+    assert penalised_loss == plain_loss  # the reported loss is the cross-entropy alone
+    for index, (a, b) in enumerate(zip(plain, penalised)):
+        expected = 0.1 * net.parameters()[index] if index % 2 == 0 else 0  # weights, not biases
+        np.testing.assert_allclose(b - a, expected, atol=1e-12)
 
 
 def test_dropout_is_off_at_evaluation_and_on_in_training():
@@ -257,3 +237,42 @@ def test_saved_file_is_a_plain_npz(tmp_path):
             "b2.npy",
         ]
     )
+
+
+def test_float32_in_float32_out():
+    net = Network([30, 16, 10], seed=0)
+    images = np.random.default_rng(8).random((6, 30), dtype=np.float32)
+    loss, gradients, logits = net.loss_and_gradients(images, np.arange(6), l2=1e-4, dropout=0.2,
+                                                     rng=np.random.default_rng(0))  # fmt: skip
+    assert logits.dtype == np.float32 and all(gradient.dtype == np.float32 for gradient in gradients)
+    assert net.predict_probabilities(images).dtype == np.float32
+
+
+def test_log_probabilities_in_chunks_match_one_pass():
+    net = Network([30, 16, 10], seed=0)
+    images = np.random.default_rng(9).random((23, 30), dtype=np.float32)
+    whole = log_softmax(net.forward(images)[0])
+    np.testing.assert_allclose(net.log_probabilities(images, chunk_size=7), whole, rtol=1e-6)
+
+
+def test_load_refuses_a_newer_or_malformed_format(tmp_path):
+    arrays = saved_arrays(tmp_path)
+    np.savez(tmp_path / "newer.npz", **{**arrays, "format_version": np.array(99)})
+    with pytest.raises(ModelFileError, match="newer version"):
+        Network.load(tmp_path / "newer.npz")
+    np.savez(tmp_path / "odd.npz", **{**arrays, "format_version": np.array("one")})
+    with pytest.raises(ModelFileError, match="malformed format_version"):
+        Network.load(tmp_path / "odd.npz")
+
+
+def test_load_refuses_a_single_npy_array(tmp_path):
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    with pytest.raises(ModelFileError, match="single array"):
+        Network.load(tmp_path / "array.npy")
+
+
+def test_load_refuses_an_image_shape_that_does_not_fit(tmp_path):
+    arrays = saved_arrays(tmp_path)
+    np.savez(tmp_path / "bad.npz", **{**arrays, "image_shape": np.array([2, 2])})  # 4 pixels for 6 inputs
+    with pytest.raises(ModelFileError, match="do not fit an input layer of 6"):
+        Network.load(tmp_path / "bad.npz")

@@ -87,3 +87,10 @@ def test_flush_tiny_values():
     flush_tiny_values(array)
     np.testing.assert_array_equal(array, np.array([0, 0, 1e-19, -3, 0, 0], np.float32))
     assert np.float32(1e-20) == TINY
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_step_leaves_the_gradients_as_they_were(name):
+    gradient = np.array([0.5, -2.0], np.float32)
+    make_optimizer(name).step([np.ones(2, np.float32)], [gradient], 0.1)
+    np.testing.assert_array_equal(gradient, [0.5, -2.0])

@@ -52,7 +52,10 @@ def test_real_digits_as_png_files(network, digits, tmp_path, form):
     for index, (digit, label) in enumerate(zip(images, labels)):
         path = tmp_path / f"{index}.png"
         picture = FORMS[form](digit, rng)
-        plt.imsave(path, picture, cmap="gray", vmin=0, vmax=255) if picture.ndim == 2 else plt.imsave(path, picture)
+        if picture.ndim == 2:
+            plt.imsave(path, picture, cmap="gray", vmin=0, vmax=255)
+        else:
+            plt.imsave(path, picture)
         _, _, probabilities = predict.classify_file(network, path)
         correct += int(np.argmax(probabilities)) == label
     direct = np.mean(network.predict(images.reshape(COUNT, 784) / np.float32(255)) == labels)
@@ -83,7 +86,7 @@ def test_show_saves_a_figure(tmp_path, digits):
     result = run_script("predict.py", tmp_path / "three.png", "--show", "--weights", WEIGHTS,
                         "--results-dir", tmp_path / "figures")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert is_png(tmp_path / "figures" / "prediction_three.png")
+    assert is_png(tmp_path / "figures" / "prediction_1_three.png")
 
 
 @pytest.mark.parametrize("weights_problem", ["missing", "incompatible"])

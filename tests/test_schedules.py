@@ -30,3 +30,9 @@ def test_warmup_ramps_up_linearly():
 def test_unknown_schedule():
     with pytest.raises(ValueError, match="unknown schedule 'linear'"):
         learning_rate_at(0, 10, 0.1, "linear")
+
+
+def test_fractional_warmup_never_exceeds_the_base_rate():
+    for warmup_steps in (2.5, 0.4):
+        rates = [learning_rate_at(step, 100, 1.0, "constant", warmup_steps=warmup_steps) for step in range(5)]
+        assert max(rates) == 1.0 and rates == sorted(rates)

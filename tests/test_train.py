@@ -14,7 +14,7 @@ from models import load_model
 from network import Network
 from optimizers import SGD, make_optimizer
 
-from conftest import REPOSITORY, is_png, run_script
+from conftest import REPOSITORY, is_png, run_script, write_dataset
 
 EPOCH_LINE = re.compile(r"^epoch\s+\d+/\d+\s+loss \d+\.\d+\s+train \d+\.\d\d%\s+val \d+\.\d\d%.*\s\d+\.\d\ds$")
 SMALL_RUN = ["--validation-size", "500", "--hidden-size", "64", "--no-show"]
@@ -77,6 +77,7 @@ def test_training_is_reproducible_bit_for_bit(small_mnist):
         ("--hidden-sizes", "800,0"),
         ("--hidden-size", "many"),
         ("--preset", "fastest"),
+        ("--weights", "tests"),
         ("--max-shift", "-1"),
         ("--weights", "no/such/folder/model.npz"),
     ],
@@ -215,3 +216,17 @@ def test_keep_best_restores_the_best_epoch(small_mnist):
     assert best_epoch < len(history)  # a too-high learning rate makes the last epoch worse than the best
     assert network.evaluate(data[2], data[3])[1] == max(accuracies)
     assert lines[-1].startswith(f"Keeping the weights of epoch {best_epoch}")
+
+
+def test_a_non_square_data_set_trains_with_its_own_image_shape(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.arange(300) % 10
+    images = np.zeros((300, 6, 9), np.uint8)
+    for index, label in enumerate(labels):  # a bright column whose position tells the label
+        images[index, 1:5, label % 9] = 255
+        images[index, 0, 0] = rng.integers(0, 255)
+    folder = write_dataset(tmp_path / "wide", images, labels, images[:50], labels[:50])
+    result = run_script("train.py", "--data-dir", folder, "--validation-size", "50", "--epochs", "3",
+                        "--hidden-size", "16", "--augment", "affine", "--no-show", *outputs(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert Network.load(tmp_path / "model.npz").image_shape == (6, 9)
