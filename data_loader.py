@@ -175,7 +175,11 @@ def load_test_data(data_dir):
 
 
 def one_hot(labels, num_classes=NUM_CLASSES):
-    """Integer labels (N,) -> float32 one-hot rows (N, num_classes): label 3 becomes [0,0,0,1,0,0,0,0,0,0]."""
+    """Integer labels (N,) -> float32 one-hot rows (N, num_classes): label 3 becomes [0,0,0,1,0,0,0,0,0,0].
+
+    This is the Y of the equations in network.py. The training code itself never builds it: subtracting 1
+    from P at each true label gives P - Y directly (softmax_cross_entropy), which is cheaper.
+    """
     encoded = np.zeros((len(labels), num_classes), dtype=np.float32)
     encoded[np.arange(len(labels)), labels] = 1.0
     return encoded
