@@ -69,15 +69,39 @@ def light_ink_on_dark(grey):
 def remove_background(ink):
     """Make the background exactly 0 and the strongest ink 1; faint specks below NOISE_LEVEL become 0.
 
-    Paper is never perfectly white in a photo, nor evenly lit: subtracting the background level and
-    stretching what remains gives every picture the same contrast as the MNIST digits.
+    Paper in a photo is never perfectly black after inversion, nor evenly lit: one side is brighter, a
+    corner darker. So the background's brightness is estimated at every pixel (`background_surface`) and
+    subtracted, and what remains is stretched to fill [0, 1]: every picture gets MNIST's contrast.
     """
-    background, strongest = float(np.median(ink)), float(ink.max())
-    if strongest - background < MIN_CONTRAST:
+    above_background = ink - background_surface(ink)
+    strongest = float(above_background.max())
+    if strongest < MIN_CONTRAST:
         raise BlankImageError("no digit found: the image is blank or has almost no contrast")
-    stretched = np.clip((ink - background) / (strongest - background), 0, 1)
+    stretched = np.clip(above_background / strongest, 0, 1)
     stretched[stretched < NOISE_LEVEL] = 0
     return stretched
+
+
+def background_surface(ink, rounds=3):
+    """The background's brightness at every pixel, as a smooth surface fitted to the image.
+
+    The surface is a quadratic in the row r and column c, a + b r + c c + d r^2 + e r c + f c^2, which can
+    follow light that fades from one side to another or towards the corners. Its six coefficients are fitted
+    by least squares to the pixels, then fitted again to those that do not stand out as ink, a few times:
+    the ink must not count as background.
+    """
+    height, width = ink.shape
+    rows, columns = np.indices(ink.shape)
+    rows, columns = rows.ravel() / height, columns.ravel() / width  # (H*W,) each, in [0, 1)
+    terms = np.stack([np.ones_like(rows), rows, columns, rows**2, rows * columns, columns**2], axis=1)  # (H*W, 6)
+    values = ink.ravel()  # (H*W,)
+    paper = np.ones(values.shape, dtype=bool)  # the pixels taken to be background, at first all of them
+    for _ in range(rounds):
+        coefficients = np.linalg.lstsq(terms[paper], values[paper], rcond=None)[0]  # (6,)
+        surface = terms @ coefficients  # (H*W, 6) @ (6,) -> (H*W,)
+        residual = values - surface
+        paper = residual < 0.25 * residual.max()  # well above the surface is ink
+    return surface.reshape(ink.shape).astype(np.float32)
 
 
 def crop_to_ink(ink):

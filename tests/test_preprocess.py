@@ -33,7 +33,7 @@ def test_remove_background_stretches_and_drops_noise():
     image = np.full((6, 6), 0.2, np.float32)  # grey paper
     image[1, 1], image[2, 2], image[3, 3] = 0.8, 0.5, 0.22  # strong ink, half ink, a speck of noise
     cleaned = preprocess.remove_background(image)
-    assert cleaned[1, 1] == pytest.approx(1) and cleaned[2, 2] == pytest.approx(0.5)
+    assert cleaned[1, 1] == pytest.approx(1) and cleaned[2, 2] == pytest.approx(0.5, abs=0.01)
     assert cleaned[3, 3] == 0 and cleaned[0, 0] == 0
 
 
@@ -99,3 +99,21 @@ def test_centre_by_mass_never_pushes_ink_out_of_the_field():
     lopsided[19, 19] = 0.01
     field = preprocess.centre_by_mass(lopsided)
     assert field.sum() == pytest.approx(lopsided.sum())
+
+
+def test_background_surface_follows_uneven_light_but_not_the_ink():
+    rows, columns = np.indices((40, 30))
+    light = 0.1 + 0.3 * rows / 40 + 0.2 * (columns / 30) ** 2  # brighter towards the bottom and the right
+    ink = light.copy()
+    ink[10:30, 12:16] += 0.6  # a stroke on top of it
+    np.testing.assert_allclose(preprocess.background_surface(ink.astype(np.float32)), light, atol=0.01)
+
+
+def test_a_digit_photographed_in_uneven_light():
+    rows, columns = np.indices((300, 200))
+    photo = 0.95 - 0.3 * rows / 300 - 0.2 * columns / 200  # paper: bright top left, much darker bottom right
+    photo[100:220, 60:90] = 0.1  # a thick dark bar: a "1"
+    digit = preprocess.preprocess(photo.astype(np.float32))
+    rows_with_ink, columns_with_ink = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    assert rows_with_ink[-1] - rows_with_ink[0] + 1 == 20  # the bar alone was cropped and fitted to 20x20,
+    assert columns_with_ink[-1] - columns_with_ink[0] + 1 == 5  # not the darker corner of the paper
