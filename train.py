@@ -1,6 +1,6 @@
 """Train the from-scratch network on MNIST, measure it on the test set, save it, and draw the figures.
 
-    python train.py                          # the recipe below: about 15 seconds on 2 cores
+    python train.py                          # the recipe below: about 25 seconds on 2 cores
     python train.py --epochs 5 --hidden-size 64 --no-show
     python train.py --preset best            # a named recipe from PRESETS, below the constants
 
@@ -40,7 +40,7 @@ warmup_epochs = 0.0  # epochs over which the learning rate first ramps up from 0
 clip_norm = 0.0  # largest allowed global norm of the gradients; 0 disables clipping
 l2 = 0.0  # weight decay: penalty on the squared weights, pulling them towards 0
 dropout = 0.0  # probability of switching off each hidden unit during a training step
-augment = "shift"  # fresh variations of the training images every epoch: none, shift, affine or elastic
+augment = "affine"  # fresh variations of the training images every epoch: none, shift, affine or elastic
 max_shift = 1  # largest random shift, in pixels, for shift and affine
 keep_best = False  # keep the weights of the epoch with the best validation accuracy, not the last
 seed = 0  # random seed: the same seed gives bit-identical weights
@@ -52,13 +52,14 @@ results_dir = "results"  # where to save the figures
 mistakes_only = False  # the prediction grid shows only misclassified test images
 
 # Named recipes, selected with --preset NAME. Each lists only what differs from the constants above;
-# flags given on the command line still override them. Their measured results are in the README.
+# flags given on the command line still override them. The recipes were chosen by validation accuracy;
+# "best" then trains on all 60,000 images. Their measured results are in the README ("Improvements").
 PRESETS = {
     "best-no-aug": {  # one hidden layer, no augmentation
         "hidden_sizes": [2048], "dropout": 0.5, "epochs": 60, "augment": "none",
     },
     "best": {  # one hidden layer, elastic distortions
-        "hidden_sizes": [1024], "epochs": 100, "augment": "elastic",
+        "hidden_sizes": [1024], "epochs": 150, "augment": "elastic", "validation_size": 0,
     },
     "cnn": {  # the convolutional network of conv_network.py
         "model": "cnn", "conv_channels": [32, 64], "hidden_sizes": [256], "epochs": 30, "learning_rate": 0.05,
