@@ -5,7 +5,8 @@ display to draw on and the caller asks for it; on a machine without one (a serve
 
 Run on its own to draw the figures of a saved model without training again:
 
-    python visualize.py                        # model_weights.npz on the test images of data/
+    python visualize.py                        # model_weights.npz on the test images of data/, and a
+                                               # comparison of the three kinds of augmentation
     python visualize.py --mistakes-only --no-show
 """
 
@@ -349,6 +350,8 @@ def main(argv=None):
     probabilities = network.predict_probabilities(test_images)  # (N, 10)
     print(f"Test accuracy: {100 * np.mean(probabilities.argmax(axis=1) == test_labels):.2f}%")
     evaluation_figures(network, test_images, test_labels, probabilities, args.results_dir, args.mistakes_only)
+    methods, path = ["shift", "affine", "elastic"], Path(args.results_dir) / "augmented_samples.png"
+    plot_augmented_samples(test_images[:4], methods, path, image_shape=network.image_shape)
     show_or_close(not args.no_show)
 
 

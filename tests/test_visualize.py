@@ -65,6 +65,7 @@ def test_visualize_script_draws_a_saved_model(small_mnist, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Test accuracy:" in result.stdout
     assert is_png(tmp_path / "figures" / "predictions.png")
+    assert is_png(tmp_path / "figures" / "augmented_samples.png")
 
 
 def test_visualize_script_missing_weights(tmp_path):
