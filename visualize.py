@@ -17,7 +17,7 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 import data_loader
 from atomic import write_atomically
@@ -228,11 +228,11 @@ def plot_filters(filters, kernel_size, path):
     return save_figure(figure, path)
 
 
-def plot_feature_maps(network, image, path, per_layer=16):
+def plot_feature_maps(network, image, path, per_layer=12):
     """One digit, and what the first filters of each convolution layer see in it (their rectified responses)."""
     maps = network.feature_maps(image)  # a list of (OH, OW, C) arrays
     columns = per_layer
-    figure, axes = plt.subplots(len(maps), columns + 1, figsize=(1.1 * (columns + 1), 1.3 * len(maps)), squeeze=False)
+    figure, axes = plt.subplots(len(maps), columns + 1, figsize=(1.2 * (columns + 1), 1.7 * len(maps)), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     axes[0, 0].imshow(image.reshape(network.image_shape), cmap="gray_r", vmin=0, vmax=1)
@@ -293,6 +293,10 @@ def plot_tuning_results(results, path):
             failed = [r["learning_rate"] for r in trials if r["status"] != "ok"]
             axis.plot(failed, [floor] * len(failed), "x", color=colors[hidden_size], markersize=10)
         axis.set(xscale="log", xlabel="learning rate", title=f"batch size {batch_size}")
+        rates = sorted({result["learning_rate"] for result in results})
+        if len(rates) <= 6:  # a grid: label exactly the learning rates tried, as plain numbers
+            axis.set_xticks(rates, [f"{rate:g}" for rate in rates])
+            axis.xaxis.set_minor_formatter(NullFormatter())
         axis.grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("validation accuracy (%)")
     axes[0, 0].legend(title="x: diverged", fontsize=8)
