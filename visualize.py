@@ -186,24 +186,14 @@ def plot_hidden_units(first_layer_weights, path, count=36, image_shape=(28, 28),
     """The input weights of a random sample of hidden units, each drawn as an image.
 
     first_layer_weights: (784, H). Column k holds the weight unit k gives to every pixel: red pixels push
-    the unit towards firing, blue ones hold it back, white ones do not matter. Each image has its own
-    colour scale, centred on zero.
+    the unit towards firing, blue ones hold it back, white ones do not matter.
     """
     hidden_size = first_layer_weights.shape[1]
     units = np.sort(np.random.default_rng(seed).choice(hidden_size, size=min(count, hidden_size), replace=False))
-    columns = int(np.ceil(np.sqrt(len(units))))
-    rows = int(np.ceil(len(units) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.5 * rows), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, unit in zip(axes.flat, units):
-        weights = first_layer_weights[:, unit].reshape(image_shape)
-        limit = max(float(np.abs(weights).max()), 1e-12)
-        axis.imshow(weights, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axis.set_title(f"unit {unit}", fontsize=8)
-    figure.suptitle(f"What {len(units)} of the {hidden_size} hidden units look for (red +, blue -)")
-    figure.tight_layout()
-    return save_figure(figure, path)
+    return plot_weight_images(
+        [first_layer_weights[:, unit].reshape(image_shape) for unit in units], [f"unit {unit}" for unit in units],
+        f"What {len(units)} of the {hidden_size} hidden units look for (red +, blue -)", path,
+    )  # fmt: skip
 
 
 def plot_filters(filters, kernel_size, path):
@@ -213,17 +203,29 @@ def plot_filters(filters, kernel_size, path):
     detectors of strokes and edges in one direction.
     """
     count = filters.shape[1]
-    columns = min(8, count)
-    rows = int(np.ceil(count / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.4 * rows), squeeze=False)
+    return plot_weight_images(
+        [filters[:, index].reshape(kernel_size, kernel_size) for index in range(count)],
+        [f"filter {index}" for index in range(count)],
+        f"The {count} learned {kernel_size}x{kernel_size} filters of the first convolution layer", path, columns=8,
+    )  # fmt: skip
+
+
+def plot_weight_images(weight_images, titles, suptitle, path, columns=None):
+    """Draw each 2-D array of weights in a cell of a grid: red positive, blue negative, white 0.
+
+    Each image has its own colour scale, centred on zero, so that weak and strong units are both visible.
+    """
+    columns = columns or int(np.ceil(np.sqrt(len(weight_images))))
+    columns = min(columns, len(weight_images))
+    rows = int(np.ceil(len(weight_images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.5 * rows), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    for index, axis in enumerate(axes.flat[:count]):
-        kernel = filters[:, index].reshape(kernel_size, kernel_size)
-        limit = max(float(np.abs(kernel).max()), 1e-12)
-        axis.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axis.set_title(f"filter {index}", fontsize=8)
-    figure.suptitle(f"The {count} learned {kernel_size}x{kernel_size} filters of the first convolution layer")
+    for axis, weights, title in zip(axes.flat, weight_images, titles):
+        limit = max(float(np.abs(weights).max()), 1e-12)
+        axis.imshow(weights, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axis.set_title(title, fontsize=8)
+    figure.suptitle(suptitle)
     figure.tight_layout()
     return save_figure(figure, path)
 
