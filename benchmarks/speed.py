@@ -1,6 +1,6 @@
 """How fast is training? One epoch against the floor NumPy cannot beat, and against scikit-learn.
 
-    python benchmarks/speed.py                     # about two minutes on 2 cores
+    python benchmarks/speed.py                     # under a minute on 2 cores
     python benchmarks/speed.py --hidden-size 512   # the default network of train.py
 
 The work is the same for all three: a 784-128-10 ReLU network, plain SGD (no momentum), batch 128, one epoch

@@ -36,7 +36,7 @@ FORMS = {
 
 @pytest.fixture(scope="module")
 def network():
-    return Network.load(WEIGHTS)
+    return predict.load_28x28_model(WEIGHTS)  # whichever model model_weights.npz holds
 
 
 @pytest.fixture(scope="module")
