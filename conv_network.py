@@ -8,8 +8,8 @@ The architecture is LeNet-like. Shapes for a mini-batch of B images, channels la
     convolution 5x5, ReLU          (B, 8, 8, C2)     now each patch is 5x5 pixels x C1 channels
     max-pool 2x2                   (B, 4, 4, C2)
     flatten                        (B, 16 * C2)
-    fully connected, ReLU          (B, H)            these last layers are a network.Network,
-    fully connected, softmax       (B, 10)           with its forward and backward pass
+    fully connected, ReLU          (B, H)            these last layers are those of network.Network,
+    fully connected, softmax       (B, 10)           which ConvNetwork builds on
 
 A filter is a small weight pattern slid over the image: at every position, the output is the dot product of
 the filter with the patch under it, plus a bias. A fully connected layer would learn separate weights for
@@ -21,13 +21,14 @@ then all filters at all positions are one matrix product, the fastest thing NumP
 
     patches (B * 24 * 24, 5 * 5 * 1) @ filters (5 * 5 * 1, C1) -> (B * 24 * 24, C1) -> reshape (B, 24, 24, C1)
 
-The backward pass is the same product read backwards: dFilters = patches.T @ dOutput, and dPatches =
-dOutput @ filters.T, whose rows are added back onto the pixels they were copied from (col2im).
+The backward pass is the same product read backwards, with the names of network.py: the filters' gradient is
+dW = patches.T @ dZ, and the patches' gradient dZ @ W.T, whose rows are added back onto the pixels they were
+copied from (col2im).
 """
 
 import numpy as np
 
-from network import Model, Network, he_initialization, interleave, relu
+from network import Network, he_initialization, relu
 
 
 def im2col(images, kernel_size):
@@ -86,93 +87,92 @@ def max_pool_backward(pooled_gradient, winners, image_shape):
     return blocks.reshape(image_shape)
 
 
-class ConvNetwork(Model):
-    """Convolution, ReLU and max-pooling layers, then a fully connected network.Network on their output."""
+def feature_map_size(image_shape, conv_channels, kernel_size):
+    """(height, width) of the maps the last pooling gives; a ValueError when the layers do not fit the image."""
+    height, width = image_shape
+    for _ in conv_channels:  # each stage: a convolution without padding, then halving by the pooling
+        height, width = height - kernel_size + 1, width - kernel_size + 1
+        if height < 2 or width < 2 or height % 2 or width % 2:
+            raise ValueError(
+                f"{kernel_size}x{kernel_size} convolutions of a {tuple(image_shape)} image give "
+                f"{height}x{width} maps, which 2x2 pooling cannot halve"
+            )
+        height, width = height // 2, width // 2
+    return height, width
 
-    model_type = "cnn"
+
+class ConvNetwork(Network):
+    """Convolution, ReLU and max-pooling layers in front of the fully connected layers of a network.Network.
+
+    The fully connected layers are this object's own `weights` and `biases`, as in a Network; the filters
+    are `conv_weights` and `conv_biases`. parameters() lists the filters first, then the fully connected layers.
+    """
 
     def __init__(self, conv_channels=(32, 64), hidden_sizes=(256,), kernel_size=5, seed=0, image_shape=(28, 28)):
         self.conv_channels = [int(channels) for channels in conv_channels]
         self.hidden_sizes = [int(size) for size in hidden_sizes]
-        self.kernel_size, self.image_shape = int(kernel_size), tuple(image_shape)
+        self.kernel_size, image_shape = int(kernel_size), tuple(int(side) for side in image_shape)
         if not self.conv_channels:
             raise ValueError("a convolutional network needs at least one layer of filters")
-        if min(self.conv_channels + self.hidden_sizes) < 1:
-            raise ValueError("every layer needs at least one filter or unit")
-        height, width = self.image_shape
-        for _ in self.conv_channels:  # each stage: a convolution without padding, then halving by the pooling
-            height, width = height - self.kernel_size + 1, width - self.kernel_size + 1
-            if height < 2 or width < 2 or height % 2 or width % 2:
-                raise ValueError(f"{self.kernel_size}x{self.kernel_size} convolutions of a {self.image_shape} "
-                                 f"image give {height}x{width} maps, which 2x2 pooling cannot halve")  # fmt: skip
-            height, width = height // 2, width // 2
+        if min(self.conv_channels + self.hidden_sizes) < 1 or self.kernel_size < 1:
+            raise ValueError("every layer needs at least one filter or unit, and filters at least one pixel")
+        height, width = feature_map_size(image_shape, self.conv_channels, self.kernel_size)
         conv_seed, dense_seed = np.random.SeedSequence(seed).spawn(2)  # independent random streams
+        features = height * width * self.conv_channels[-1]
+        super().__init__([features, *self.hidden_sizes, 10], seed=dense_seed)  # the fully connected layers
+        self.image_shape, self.seed = image_shape, seed
         rng = np.random.default_rng(conv_seed)
         inputs = [1, *self.conv_channels[:-1]]  # channels entering each convolution
         patch_size = self.kernel_size * self.kernel_size
         self.conv_weights = [he_initialization(patch_size * channels_in, channels_out, rng)
                              for channels_in, channels_out in zip(inputs, self.conv_channels)]  # fmt: skip
         self.conv_biases = [np.zeros(channels, dtype=np.float32) for channels in self.conv_channels]
-        features = height * width * self.conv_channels[-1]
-        self.dense = Network([features, *self.hidden_sizes, 10], seed=dense_seed)
-        self.num_classes = 10
 
-    @property
-    def weights(self):
-        """Filters (K * K * C_in, C_out) of every convolution, then the weights of the dense layers."""
-        return self.conv_weights + self.dense.weights
+    def parameters(self):
+        """[filters 1, their biases, filters 2, ..., then W1, b1, W2, b2, ... of the fully connected layers]."""
+        filters = [array for W, b in zip(self.conv_weights, self.conv_biases) for array in (W, b)]
+        return filters + super().parameters()
 
-    @property
-    def biases(self):
-        return self.conv_biases + self.dense.biases
-
-    def forward(self, images, dropout=0.0, rng=None):
-        """Logits (B, 10) and a cache for the backward pass. images: (B, 784). Dropout acts on the dense layers."""
-        activation = images.reshape(len(images), *self.image_shape, 1)  # (B, 28, 28, 1)
+    def forward(self, X, dropout=0.0, rng=None):
+        """Scores Z (B, 10) and a cache for the backward pass. X: (B, 784). Dropout acts on the dense layers."""
+        H = X.reshape(len(X), *self.image_shape, 1)  # (B, 28, 28, 1)
         stages = []
-        for weight, bias in zip(self.conv_weights, self.conv_biases):
-            batch, height, width, _ = activation.shape
+        for W, b in zip(self.conv_weights, self.conv_biases):
+            batch, height, width, channels = H.shape
             out_height, out_width = height - self.kernel_size + 1, width - self.kernel_size + 1
-            patches = im2col(activation, self.kernel_size)  # (B * OH * OW, K * K * C_in)
-            responses = patches @ weight  # (B * OH * OW, K * K * C_in) @ (K * K * C_in, C_out) -> (B * OH * OW, C_out)
-            responses += bias  # (B * OH * OW, C_out) + (C_out,)
-            rectified = relu(responses).reshape(batch, out_height, out_width, -1)  # (B, OH, OW, C_out)
-            pooled, winners = max_pool(rectified)  # (B, OH / 2, OW / 2, C_out)
-            stages.append({"input_shape": activation.shape, "patches": patches, "rectified": rectified,
-                           "winners": winners})  # fmt: skip
-            activation = pooled
-        features = activation.reshape(len(activation), -1)  # (B, 4 * 4 * C2)
-        logits, dense_cache = self.dense.forward(features, dropout, rng)  # (B, 10)
-        return logits, {"stages": stages, "dense": dense_cache, "features_shape": activation.shape}
+            patches = im2col(H, self.kernel_size)  # (B * OH * OW, K * K * C_in)
+            Z = patches @ W  # (B * OH * OW, K * K * C_in) @ (K * K * C_in, C_out) -> (B * OH * OW, C_out)
+            Z += b  # (B * OH * OW, C_out) + (C_out,)
+            rectified = relu(Z).reshape(batch, out_height, out_width, -1)  # (B, OH, OW, C_out)
+            H, winners = max_pool(rectified)  # (B, OH / 2, OW / 2, C_out)
+            stages.append({"input_shape": (batch, height, width, channels), "patches": patches,
+                           "rectified": rectified, "winners": winners})  # fmt: skip
+        features = H.reshape(len(H), -1)  # (B, 4 * 4 * C2)
+        Z, dense_cache = super().forward(features, dropout, rng)  # (B, 10)
+        return Z, {"stages": stages, "dense": dense_cache, "features_shape": H.shape}
 
-    def backward(self, cache, logits_gradient):
-        """Gradients for every parameter in the order of parameters(): the filters first, then the dense layers."""
-        dense_gradients, features_gradient = self.dense.backward_to_input(cache["dense"], logits_gradient)
-        gradient = features_gradient.reshape(cache["features_shape"])  # (B, 4, 4, C2)
-        weight_gradients, bias_gradients = [], []
+    def backward(self, cache, dZ):
+        """The gradients in the order of parameters(), and the first convolution's dZ.
+
+        The fully connected layers come first (Network.backward), then the gradient is carried on into the
+        features, back through each pooling, ReLU and convolution.
+        """
+        dense_gradients, dZ = super().backward(cache["dense"], dZ)  # dZ of the first fully connected layer
+        dH = (dZ @ self.weights[0].T).reshape(cache["features_shape"])  # (B, F) @ (F, 4*4*C2) -> (B, 4, 4, C2)
+        gradients = []
         for layer in reversed(range(len(self.conv_weights))):
             stage = cache["stages"][layer]
-            gradient = max_pool_backward(gradient, stage["winners"], stage["rectified"].shape)  # (B, OH, OW, C_out)
-            gradient *= stage["rectified"] > 0  # ReLU derivative
-            gradient = gradient.reshape(-1, gradient.shape[3])  # (B * OH * OW, C_out)
-            weight_gradients.insert(0, stage["patches"].T @ gradient)  # (K*K*C_in, B*OH*OW) @ (B*OH*OW, C_out)
-            bias_gradients.insert(0, gradient.sum(axis=0))  # (B * OH * OW, C_out) -> (C_out,)
+            dH = max_pool_backward(dH, stage["winners"], stage["rectified"].shape)  # (B, OH, OW, C_out)
+            dZ = (dH * (stage["rectified"] > 0)).reshape(-1, dH.shape[3])  # ReLU derivative: (B * OH * OW, C_out)
+            dW = stage["patches"].T @ dZ  # (K*K*C_in, B*OH*OW) @ (B*OH*OW, C_out) -> (K*K*C_in, C_out)
+            db = dZ.sum(axis=0)  # (B * OH * OW, C_out) -> (C_out,)
+            gradients = [dW, db, *gradients]
             if layer > 0:  # the input pixels need no gradient
-                patch_gradients = gradient @ self.conv_weights[layer].T  # (B*OH*OW, C_out) @ (C_out, K*K*C_in)
-                gradient = col2im(patch_gradients, stage["input_shape"], self.kernel_size)  # (B, H, W, C_in)
-        return interleave(weight_gradients, bias_gradients) + dense_gradients
+                dPatches = dZ @ self.conv_weights[layer].T  # (B*OH*OW, C_out) @ (C_out, K*K*C_in)
+                dH = col2im(dPatches, stage["input_shape"], self.kernel_size)  # (B, H, W, C_in)
+        return gradients + dense_gradients, dZ
 
     def feature_maps(self, image):
         """The rectified responses of every convolution to one image (784,): a list of (OH, OW, C) arrays."""
         _, cache = self.forward(image.reshape(1, -1))
         return [stage["rectified"][0] for stage in cache["stages"]]
-
-    def architecture(self):
-        return {"conv_channels": self.conv_channels, "hidden_sizes": self.hidden_sizes, "kernel_size": self.kernel_size}
-
-    @classmethod
-    def from_architecture(cls, arrays):
-        return cls(
-            conv_channels=np.ravel(arrays["conv_channels"]), hidden_sizes=np.ravel(arrays["hidden_sizes"]),
-            kernel_size=int(arrays["kernel_size"]), image_shape=np.ravel(arrays["image_shape"]),
-        )  # fmt: skip

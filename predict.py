@@ -17,8 +17,7 @@ import numpy as np
 from matplotlib.widgets import Button
 
 import visualize
-from models import load_model
-from network import ModelFileError
+from model_files import ModelFileError, load_model
 from preprocess import BlankImageError, preprocess
 
 CANVAS_SIZE = 112  # the drawing canvas, in pixels: 4 times MNIST's 28

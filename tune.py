@@ -27,10 +27,11 @@ import numpy as np
 import data_loader
 import train
 import visualize
-from atomic import write_atomically
+from model_files import write_atomically
 
 # -----------------------------------------------------------------------------------------------------
 # The search space. Change it here, or for one search on the command line: python tune.py --epochs 3
+# As in train.py, each line is also a flag (--learning-rates for learning_rates), a list comma-separated.
 learning_rates = [0.03, 0.1, 0.3]  # peak learning rates to try
 hidden_sizes = [128, 256, 512]  # hidden-layer sizes to try
 batch_sizes = [64, 128, 256]  # mini-batch sizes to try
@@ -42,37 +43,31 @@ validation_size = 10000  # training images held out to score the trials
 results_dir = "results"  # where tuning.csv and tuning.png go
 # -----------------------------------------------------------------------------------------------------
 
+RULES = {  # what each may be, as in train.py
+    "learning_rates": (lambda rate: rate > 0, "must all be greater than 0"),
+    "hidden_sizes": train.RULES["hidden_sizes"],
+    "batch_sizes": (lambda size: size >= 1, "must all be at least 1"),
+    "epochs": (lambda count: count >= 1, "must be at least 1"),
+    "trials": (lambda count: count >= 0, "must not be negative"),
+    "seed": (lambda number: number >= 0, "must not be negative"),
+    "validation_size": (lambda count: count >= 1, "must be at least 1: the trials are scored on it"),
+}
 TABLE_COLUMNS = ["rank", "learning_rate", "hidden_size", "batch_size", "val_accuracy", "train_loss", "seconds",
                  "status"]  # fmt: skip
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description="Search hyperparameters on the validation set.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
-    add = parser.add_argument
-    add("--learning-rates", type=train.comma_separated(float), default=learning_rates, help="learning rates to try")
-    add("--hidden-sizes", type=train.comma_separated(int), default=hidden_sizes, help="hidden-layer sizes to try")
-    add("--batch-sizes", type=train.comma_separated(int), default=batch_sizes, help="batch sizes to try")
-    add("--epochs", type=int, default=epochs, help="epochs per trial")
-    add("--trials", type=int, default=trials, help="0: the whole grid; N: N random settings")
-    add("--seed", type=int, default=seed, help="random seed")
-    add("--data-dir", default=data_dir, help="folder with the MNIST files")
-    add("--validation-size", type=int, default=validation_size, help="training images held out for scoring")
-    add("--results-dir", default=results_dir, help="where to save tuning.csv and tuning.png")
-    add("--no-show", action="store_true", help="save the figure but open no window")
+    constants = train.read_constants(__file__, globals())
+    parser = argparse.ArgumentParser(description="Search hyperparameters on the validation set.")
+    train.add_flags(parser, constants, RULES)
+    parser.add_argument("--no-show", action="store_true", help="save the figure but open no window")
     args = parser.parse_args(argv)
-    checks = [
-        (all(rate > 0 and math.isfinite(rate) for rate in args.learning_rates), "--learning-rates must all be > 0"),
-        (min(args.hidden_sizes) >= 1, "--hidden-sizes must all be at least 1"),
-        (min(args.batch_sizes) >= 1, "--batch-sizes must all be at least 1"),
-        (args.epochs >= 1, "--epochs must be at least 1"),
-        (args.trials >= 0, "--trials must not be negative"),
-        (args.validation_size >= 1, "--validation-size must be at least 1: the trials are scored on it"),
-        (not Path(args.results_dir).is_file(), f"--results-dir: '{args.results_dir}' is a file, not a folder"),
-    ]
-    problem = next((message for ok, message in checks if not ok), None)
-    if problem:
-        parser.error(problem)
+    problems = [train.rule_problem(name, getattr(args, name), RULES) for name in constants]
+    problem = next((message for message in problems if message), None)
+    results = Path(args.results_dir)
+    blocking = next((folder for folder in [results, *results.parents] if folder.is_file()), None)
+    if problem or blocking:
+        parser.error(problem or f"--results-dir: '{blocking}' is a file, not a folder")
     return args
 
 
@@ -97,10 +92,14 @@ def settings_to_try(args):
 def run_trial(setting, data, image_shape, args):
     """Train one setting with train.py's loop; its result: validation accuracy, final training loss, time."""
     learning_rate, hidden_size, batch_size = setting
-    trial_args = train.parse_arguments([
-        "--learning-rate", str(learning_rate), "--hidden-size", str(hidden_size), "--batch-size", str(batch_size),
-        "--epochs", str(args.epochs), "--seed", str(args.seed), "--validation-size", str(args.validation_size),
-    ])  # fmt: skip
+    trial_args = train.default_settings(
+        learning_rate=learning_rate,
+        hidden_sizes=[hidden_size],
+        batch_size=batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        validation_size=args.validation_size,
+    )
     network, optimizer = train.build_model(trial_args, image_shape)
     result = {"learning_rate": learning_rate, "hidden_size": hidden_size, "batch_size": batch_size,
               "val_accuracy": math.nan, "train_loss": math.nan, "status": "ok"}  # fmt: skip
@@ -108,8 +107,10 @@ def run_trial(setting, data, image_shape, args):
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             history, interrupted = train.train(network, optimizer, *data, trial_args, log=lambda line: None)
-    except train.TrainingDivergedError:
+    except train.DivergedError:
         history, interrupted, result["status"] = [], False, "diverged"
+    except train.NotLearningError:
+        history, interrupted, result["status"] = [], False, "not learning"
     result["seconds"] = time.perf_counter() - started
     if history:
         result["val_accuracy"], result["train_loss"] = history[-1]["val_accuracy"], history[-1]["train_loss"]
@@ -139,7 +140,7 @@ def estimated_total_seconds(first_result, settings):
 
 
 def ranked(results):
-    """Finished trials best first by validation accuracy, then the diverged ones; each with its rank."""
+    """Finished trials best first by validation accuracy, then the failed ones; each with its rank."""
     finished = sorted((r for r in results if r["status"] == "ok"), key=lambda r: -r["val_accuracy"])
     failed = [r for r in results if r["status"] != "ok"]
     return [{**result, "rank": rank} for rank, result in enumerate(finished, start=1)] + [
@@ -184,6 +185,15 @@ def save_csv(rows, path):
 def main(argv=None):
     args = parse_arguments(argv)
     try:
+        search(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nInterrupted (Ctrl-C).\n")
+        sys.exit(130)
+
+
+def search(args):
+    """Load the training data, run every trial, then rank, save and draw the results."""
+    try:
         data = data_loader.load_training_data(args.data_dir, args.validation_size)  # never the test files
         image_shape = data_loader.read_image_shape(args.data_dir)
     except data_loader.DataError as error:
@@ -205,19 +215,30 @@ def main(argv=None):
                 estimate = estimated_total_seconds(result, settings)
                 print(f"Estimated total time: about {estimate / 60:.1f} minutes ({estimate:.0f} seconds)")
     except KeyboardInterrupt:
-        print(f"Search interrupted (Ctrl-C) after {len(results)} complete trial(s); ranking those.")
+        print(f"Search interrupted (Ctrl-C) after {train.plural(len(results), 'complete trial')}; ranking those.")
 
+    if not results:
+        sys.exit("No trial finished: tuning.csv and tuning.png were not changed.")
     rows = ranked(results)
     print(format_table(rows))
-    if rows and rows[0]["status"] == "ok":
-        print(paste_instructions(rows[0], args))
-    elif rows:
-        print("Every trial diverged: try smaller learning rates.")
+    print(paste_instructions(rows[0], args) if rows[0]["status"] == "ok" else failure_advice(results))
     results_dir = Path(args.results_dir)
-    save_csv(rows, results_dir / "tuning.csv")
-    if results:
+    try:
+        save_csv(rows, results_dir / "tuning.csv")
         visualize.plot_tuning_results(results, results_dir / "tuning.png")
-        visualize.show_or_close(not args.no_show)
+    except OSError as error:
+        sys.exit(f"error: could not save the results in '{results_dir}' ({error.strerror or error})")
+    visualize.show_or_close(not args.no_show, results_dir / "tuning.png")
+
+
+def failure_advice(results):
+    """Every trial failed: what their failures say about the learning rates to try."""
+    statuses = {result["status"] for result in results}
+    if statuses == {"diverged"}:
+        return "Every trial diverged: the learning rates were too large; try smaller ones."
+    if statuses == {"not learning"}:
+        return "No trial learned: the learning rates were too small, or the trials too short; try larger ones."
+    return "Every trial failed: the small learning rates did not learn and the large ones diverged."
 
 
 if __name__ == "__main__":

@@ -20,10 +20,9 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 import data_loader
-from atomic import write_atomically
 from augment import augment_images
-from models import load_model
-from network import ModelFileError
+from conv_network import ConvNetwork
+from model_files import ModelFileError, load_model, write_atomically
 
 # Backends that draw into files only. With any other, plt.show() opens a window.
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
@@ -40,10 +39,11 @@ def display_available():
 
 
 def save_figure(figure, path):
-    """Save `figure` as a PNG at `path` (atomically: see atomic.py), print the path and return it."""
+    """Save `figure` as a PNG at `path` (atomically: see model_files.py), print the path and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=100))
+    figure.set_label(str(path))  # so that show_or_close can find it by its file
     print(f"Saved figure: {path}")
     return path
 
@@ -323,16 +323,22 @@ def evaluation_figures(network, test_images, test_labels, probabilities, results
     plot_confusion_matrix(counts, results_dir / "confusion_matrix.png")
     plot_confident_mistakes(test_images, test_labels, probabilities, results_dir / "confident_mistakes.png",
                             image_shape=shape)  # fmt: skip
-    if network.model_type == "cnn":
+    if isinstance(network, ConvNetwork):
         plot_filters(network.conv_weights[0], network.kernel_size, results_dir / "filters.png")
         plot_feature_maps(network, test_images[0], results_dir / "feature_maps.png")
     else:
         plot_hidden_units(network.weights[0], results_dir / "hidden_units.png", image_shape=shape)
 
 
-def show_or_close(show):
-    """Open the figures in windows if asked and possible (this blocks until they are closed); else free them."""
+def show_or_close(show, path=None):
+    """Open one figure, the one saved at `path` (or every figure, without a path), in a window if asked and
+    possible; this waits until the window is closed. Then free them all: every figure is in its PNG file."""
     if show and display_available():
+        if path is not None:
+            for number in plt.get_fignums():
+                if plt.figure(number).get_label() != str(path):
+                    plt.close(number)
+            print(f"Showing {path} in a window; close it to finish (--no-show saves the figures without a window)")
         plt.show()
     plt.close("all")
 

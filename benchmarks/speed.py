@@ -51,10 +51,15 @@ LEARNING_RATE = 0.1
 def project_epoch(network, optimizer, data):
     """Seconds for one more epoch of train.train on `network`, as train.py runs it."""
     hidden_size = network.layer_sizes[1]
-    args = train.parse_arguments(
-        ["--hidden-size", str(hidden_size), "--batch-size", str(BATCH_SIZE), "--epochs", "1", "--momentum", "0",
-         "--learning-rate", str(LEARNING_RATE), "--schedule", "constant", "--augment", "none"]
-    )  # fmt: skip
+    args = train.default_settings(
+        hidden_sizes=[hidden_size],
+        batch_size=BATCH_SIZE,
+        epochs=1,
+        momentum=0.0,
+        learning_rate=LEARNING_RATE,
+        schedule="constant",
+        augment="none",
+    )
     history, _ = train.train(network, optimizer, *data, args, log=lambda line: None)
     return history[0]["seconds"]
 
@@ -144,7 +149,7 @@ def cnn_product_seconds(network, images):
         size = activation.shape[1] - network.kernel_size + 1
         activation, _ = max_pool(responses.reshape(len(images), size, size, -1))
     features = activation.reshape(len(images), -1)
-    for weight in network.dense.weights:
+    for weight in network.weights:
         operands.append((features, weight))
         features = np.maximum(features @ weight, 0)
     started = time.perf_counter()
@@ -158,7 +163,7 @@ def cnn_product_seconds(network, images):
 
 def report_cnn(data):
     """Print one epoch of the 'cnn' preset's network, and how much of it its parts take."""
-    args = train.parse_arguments(["--preset", "cnn", "--epochs", "1", "--augment", "none", "--dropout", "0"])
+    args = train.default_settings(**{**train.PRESETS["cnn"], "epochs": 1, "augment": "none", "dropout": 0.0})
     network, optimizer = train.build_model(args, (28, 28))
     totals = {"im2col and col2im": 0.0, "max-pooling, forward and backward": 0.0}
     # To time these four functions inside a real epoch, replace each for the epoch with a copy that also

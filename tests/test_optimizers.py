@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 import optimizers
-from optimizers import OPTIMIZERS, SGD, Adam, RMSProp, make_optimizer
-from subnormals import TINY, flush_tiny_values
+from optimizers import OPTIMIZERS, SGD, TINY, Adam, RMSProp, clip_by_global_norm, flush_tiny_values, make_optimizer
 
 
 def one_step(optimizer, weight, gradient, learning_rate=0.1):
@@ -94,3 +93,13 @@ def test_a_step_leaves_the_gradients_as_they_were(name):
     gradient = np.array([0.5, -2.0], np.float32)
     make_optimizer(name).step([np.ones(2, np.float32)], [gradient], 0.1)
     np.testing.assert_array_equal(gradient, [0.5, -2.0])
+
+
+def test_clip_by_global_norm():
+    gradients = [np.array([3.0, 0.0], np.float32), np.array([[4.0]], np.float32)]  # global norm 5
+    assert clip_by_global_norm(gradients, 10) == pytest.approx(5)
+    np.testing.assert_array_equal(gradients[0], [3, 0])  # under the limit: untouched
+    assert clip_by_global_norm(gradients, 1) == pytest.approx(5)
+    np.testing.assert_allclose(gradients[0], [0.6, 0])  # scaled by 1/5, direction kept
+    np.testing.assert_allclose(gradients[1], [[0.8]])
+    assert clip_by_global_norm(gradients, 0) == pytest.approx(1)  # 0 disables clipping

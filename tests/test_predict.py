@@ -9,6 +9,7 @@ import pytest
 from matplotlib.backend_bases import MouseEvent
 
 import predict
+from model_files import save_model
 from network import Network
 
 from conftest import REPOSITORY, is_png, read_real, run_script
@@ -93,7 +94,7 @@ def test_show_saves_a_figure(tmp_path, digits):
 def test_bad_weights(tmp_path, weights_problem):
     weights = tmp_path / "model.npz"
     if weights_problem == "incompatible":
-        Network([100, 8, 10]).save(weights)
+        save_model(Network([100, 8, 10]), weights)
     (tmp_path / "a.png").write_bytes(b"")
     result = run_script("predict.py", tmp_path / "a.png", "--weights", weights)
     assert result.returncode == 1 and result.stderr.startswith("error:") and str(weights) in result.stderr

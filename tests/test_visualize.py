@@ -3,6 +3,7 @@
 import numpy as np
 
 import visualize
+from model_files import save_model
 from network import Network
 
 from conftest import is_png, run_script
@@ -51,7 +52,7 @@ def test_training_curves(tmp_path):
 
 
 def test_visualize_script_draws_a_saved_model(small_mnist, tmp_path):
-    Network([784, 16, 10], seed=0).save(tmp_path / "model.npz")
+    save_model(Network([784, 16, 10], seed=0), tmp_path / "model.npz")
     result = run_script(
         "visualize.py",
         "--weights",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from schedules import learning_rate_at
+from optimizers import learning_rate_at
 
 
 def test_constant():

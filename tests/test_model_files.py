@@ -1,0 +1,275 @@
+"""Weights files: saved and loaded whole, refused cleanly when damaged or hostile, written atomically."""
+
+import io
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import model_files
+from conv_network import ConvNetwork
+from model_files import ModelFileError, load_model, save_model, write_atomically
+from network import Network
+
+from conftest import REPOSITORY
+
+
+def saved_arrays(tmp_path, model=None):
+    """The arrays of a freshly saved small network, by name."""
+    path = tmp_path / "good.npz"
+    save_model(model or Network([6, 4, 3], seed=0), path)
+    with np.load(path) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def test_round_trip_of_both_kinds_of_model(tmp_path):
+    for model in (Network([20, 16, 10], seed=1), ConvNetwork(conv_channels=(4, 6), hidden_sizes=(12,), seed=3)):
+        model.parameters()[-1][...] = 0.25  # not the starting value, to see it come back
+        save_model(model, tmp_path / "model.npz")
+        loaded = load_model(tmp_path / "model.npz")
+        assert type(loaded) is type(model) and loaded.image_shape == model.image_shape and loaded.seed == model.seed
+        for a, b in zip(model.parameters(), loaded.parameters()):
+            np.testing.assert_array_equal(a, b)
+            assert b.dtype == np.float32
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as saved:
+        assert str(saved["model_type"]) == "cnn" and float(saved["pixel_max"]) == 255  # the input scaling
+
+
+def test_saved_file_is_a_plain_npz(tmp_path):
+    save_model(Network([6, 4, 3], seed=7), tmp_path / "model.npz")
+    names = zipfile.ZipFile(tmp_path / "model.npz").namelist()
+    expected = ["format_version", "model_type", "layer_sizes", "image_shape", "pixel_max", "seed", "W1", "b1", "W2",
+                "b2"]  # fmt: skip
+    assert sorted(names) == sorted(f"{name}.npy" for name in expected)
+
+
+def test_a_model_with_nan_is_never_saved(tmp_path):
+    path = tmp_path / "model.npz"
+    save_model(Network([6, 4, 3], seed=0), path)
+    before = path.read_bytes()
+    broken = Network([6, 4, 3], seed=1)
+    broken.weights[1][0, 0] = np.nan
+    with pytest.raises(ModelFileError, match="NaN or inf"):
+        save_model(broken, path)
+    assert path.read_bytes() == before
+
+
+def write_npz(path, arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: a.update(W2=np.zeros((5, 3), np.float32)), r"W2 .*shape \(5, 3\).*\(4, 3\)"),
+        (lambda a: a.pop("b1"), "lacks the array b1"),
+        (lambda a: a.update(W1=np.array([{"not": "numbers"}], dtype=object)), "holds object values, not numbers"),
+        (lambda a: a.update(format_version=np.array(99)), "newer version"),
+        (lambda a: a.update(format_version=np.array("one")), "malformed format_version"),
+        (lambda a: a.update(image_shape=np.array([2, 2])), "do not start with the 2x2 image's pixels"),
+        (lambda a: a.update(image_shape=np.array([6])), "image_shape must be two sizes"),
+        (lambda a: a.update(layer_sizes=np.array([6.0, np.inf, 3.0])), "layer_sizes must be positive whole numbers"),
+        (lambda a: a.update(layer_sizes=np.array([6, -4, 3])), "layer_sizes must be positive whole numbers"),
+        (lambda a: a.update(model_type=np.array("rnn")), "unknown type 'rnn'"),
+        (lambda a: a.pop("model_type"), "lacks model_type"),
+        (lambda a: a.update(W1=np.full((6, 4), np.inf, np.float32)), "NaN or inf weights"),
+        (lambda a: a.update(W1=np.zeros((6, 4), np.int32)), "needs float values"),
+    ],
+)
+def test_a_bad_file_is_refused_with_a_message_naming_it(tmp_path, change, message):
+    arrays = saved_arrays(tmp_path)
+    change(arrays)
+    path = write_npz(tmp_path / "bad.npz", arrays)
+    with pytest.raises(ModelFileError, match=message) as error:
+        load_model(path)
+    assert "bad.npz" in str(error.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file at all", b"PK\x03\x04broken", b"layer_sizes = 784, 10\n"])
+def test_garbage_and_text_are_not_weights_files(tmp_path, content):
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match="garbage.npz' is not a weights file of this project") as error:
+        load_model(path)
+    assert "pickle" not in str(error.value)  # the one unsafe thing is never suggested
+
+
+def test_missing_file_folder_and_single_array(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_model(tmp_path / "nothing.npz")
+    with pytest.raises(ModelFileError, match="is a folder"):
+        load_model(tmp_path)
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    with pytest.raises(ModelFileError, match="not a weights file"):
+        load_model(tmp_path / "array.npy")
+
+
+def patched(path, patch):
+    """The file's bytes with `patch(content, zip_signature_offset, is_central_directory)` applied to every header."""
+    content = bytearray(path.read_bytes())
+    for signature, central in ((b"PK\x03\x04", False), (b"PK\x01\x02", True)):
+        start = content.find(signature)
+        while start != -1:
+            patch(content, start, central)
+            start = content.find(signature, start + 4)
+    path.write_bytes(bytes(content))
+    return path
+
+
+def test_encrypted_and_unknown_compression_are_refused(tmp_path):
+    saved_arrays(tmp_path)
+
+    def encrypt(content, start, central):
+        content[start + (8 if central else 6)] |= 1  # the "encrypted" flag bit
+
+    def strange_method(content, start, central):
+        content[start + (10 if central else 8)] = 99  # compression method 99, which zipfile cannot read
+
+    encrypted = patched((tmp_path / "good.npz").rename(tmp_path / "encrypted.npz"), encrypt)
+    with pytest.raises(ModelFileError, match="encrypted"):
+        load_model(encrypted)
+    saved_arrays(tmp_path)
+    compressed = patched((tmp_path / "good.npz").rename(tmp_path / "compressed.npz"), strange_method)
+    with pytest.raises(ModelFileError, match="compression method"):
+        load_model(compressed)
+
+
+def npz_with_members(path, members):
+    """A zip archive holding `members`, {file name: bytes}, as np.savez would store them."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path
+
+
+def npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_a_member_that_is_not_an_array_or_lies_about_its_size(tmp_path):
+    members = {f"{name}.npy": npy_bytes(array) for name, array in saved_arrays(tmp_path).items()}
+    npz_with_members(tmp_path / "magic.npz", {**members, "W1.npy": b"hello, not an array"})
+    with pytest.raises(ModelFileError, match="W1.npy is not a NumPy array"):
+        load_model(tmp_path / "magic.npz")
+    header = io.BytesIO()  # a header that declares 10^12 numbers, followed by twelve bytes
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6)})
+    npz_with_members(tmp_path / "huge.npz", {**members, "W1.npy": header.getvalue() + b"\0" * 12})
+    with pytest.raises(ModelFileError, match="damaged: W1 declares"):
+        load_model(tmp_path / "huge.npz")
+
+
+def run_with_memory_cap(code, megabytes):
+    """Run `code` in a fresh Python whose address space is capped at `megabytes`; its CompletedProcess."""
+    prelude = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({megabytes} << 20, {megabytes} << 20))\n"
+               "import sys; sys.path.insert(0, '.')\n")  # fmt: skip
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, cwd=REPOSITORY,
+                          timeout=120)  # fmt: skip
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the resource module is POSIX-only")
+def test_huge_declared_sizes_cost_no_memory(tmp_path):
+    arrays = saved_arrays(tmp_path, Network([784, 16, 10], seed=0))
+    hostile = {
+        "wide.npz": {**arrays, "layer_sizes": np.array([784, 100_000, 10])},  # 78 million weights, declared
+        "giant.npz": {**arrays, "layer_sizes": np.array([784, 10**9, 10])},
+    }
+    for name, content in hostile.items():
+        write_npz(tmp_path / name, content)
+    with zipfile.ZipFile(tmp_path / "padded.npz", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            archive.writestr(f"{name}.npy", npy_bytes(array))
+        with archive.open("extra.npy", "w") as member:  # 400 MB of zeros under a name the loader does not know
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**8,)})
+            member.write(header.getvalue())
+            for _ in range(100):
+                member.write(bytes(4 << 20))
+    code = (
+        "from model_files import load_model, ModelFileError\n"
+        f"for name in ['wide.npz', 'giant.npz', 'padded.npz']:\n"
+        f"    try:\n        model = load_model({str(tmp_path)!r} + '/' + name)\n        print(name, 'loaded')\n"
+        "    except ModelFileError as error:\n        print(name, 'refused:', error)\n"
+    )
+    result = run_with_memory_cap(code, 700)  # NumPy and matplotlib's imports need about 400 MB of address space
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "wide.npz refused" in lines[0] and "needs float values of shape (784, 100000)" in lines[0]
+    assert "giant.npz refused" in lines[1] and "more than 100,000,000 parameters" in lines[1]
+    assert lines[2] == "padded.npz loaded"  # the unknown member was skipped, never read
+
+
+def test_is_weights_file(tmp_path):
+    save_model(Network([6, 4, 3]), tmp_path / "model.npz")
+    (tmp_path / "notes.txt").write_text("my notes")
+    assert model_files.is_weights_file(tmp_path / "model.npz")
+    assert not model_files.is_weights_file(tmp_path / "notes.txt")
+    assert not model_files.is_weights_file(tmp_path / "missing.npz")
+
+
+# ----- atomic writes -------------------------------------------------------------------------------------
+
+
+def test_writes_and_replaces(tmp_path):
+    path = tmp_path / "file.bin"
+    path.write_bytes(b"old")
+    write_atomically(path, lambda file: file.write(b"new content"))
+    assert path.read_bytes() == b"new content"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_failure_midway_keeps_the_old_file(tmp_path):
+    path = tmp_path / "file.bin"
+    path.write_bytes(b"old")
+
+    def fail_halfway(file):
+        file.write(b"half of the ne")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of saving
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(path, fail_halfway)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_a_failed_save_leaves_the_old_model_intact(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    save_model(Network([6, 4, 3], seed=0), path)
+    before = path.read_bytes()
+
+    def write_half_then_fail(file, **arrays):
+        file.write(b"PK\x03\x04 half a file")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(model_files.np, "savez", write_half_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        save_model(Network([6, 4, 3], seed=1), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary file left behind
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits and symbolic links")
+def test_permissions_read_only_files_and_symbolic_links(tmp_path):
+    fresh = write_atomically(tmp_path / "fresh.bin", lambda file: file.write(b"x"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask  # not the 0o600 of a temporary file
+    existing = tmp_path / "existing.bin"
+    existing.write_bytes(b"old")
+    existing.chmod(0o640)
+    write_atomically(existing, lambda file: file.write(b"new"))
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o640
+    existing.chmod(0o444)
+    with pytest.raises(PermissionError, match="read-only"):
+        write_atomically(existing, lambda file: file.write(b"newer"))
+    assert existing.read_bytes() == b"new"
+    link = tmp_path / "link.bin"
+    link.symlink_to(fresh)
+    write_atomically(link, lambda file: file.write(b"through the link"))
+    assert link.is_symlink() and fresh.read_bytes() == b"through the link"
