@@ -88,6 +88,29 @@ def run_script(script, *arguments, timeout=120, **popen_options):
     )
 
 
+MEMORY_CAP = """
+import os, resource
+address_space_now = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+resource.setrlimit(resource.RLIMIT_AS, (address_space_now + {extra_megabytes} * 2**20,) * 2)
+"""
+memory_cap_works = pytest.mark.skipif(
+    not Path("/proc/self/statm").exists(), reason="measuring and capping a process's memory this way needs Linux"
+)
+
+
+def run_with_memory_cap(imports, code, extra_megabytes=300):
+    """Run Python `imports`, then `code` with the address space capped at what the imports took plus
+    `extra_megabytes`: an allocation beyond that raises MemoryError. Returns the CompletedProcess.
+
+    OpenBLAS, which NumPy uses, reserves memory for every thread it starts: one thread keeps that small.
+    """
+    script = "\n".join([imports, MEMORY_CAP.format(extra_megabytes=extra_megabytes), code])
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPOSITORY, env=environment
+    )
+
+
 def is_png(path):
     return Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
