@@ -11,9 +11,8 @@ from matplotlib.backend_bases import MouseEvent
 import predict
 from network import Network
 
-from conftest import REPOSITORY, is_png, read_real, run_script
+from conftest import is_png, read_real, run_script
 
-WEIGHTS = REPOSITORY / "model_weights.npz"
 COUNT = 200  # real test digits per form
 LINE = re.compile(r"^(.+): (\d)  \((\d \d+\.\d%), (\d \d+\.\d%), (\d \d+\.\d%)\)$")
 
@@ -35,8 +34,8 @@ FORMS = {
 
 
 @pytest.fixture(scope="module")
-def network():
-    return predict.load_28x28_model(WEIGHTS)  # whichever model model_weights.npz holds
+def network(trained_model_path):
+    return predict.load_28x28_model(trained_model_path)
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +61,14 @@ def test_real_digits_as_png_files(network, digits, tmp_path, form):
     assert correct / COUNT >= direct - 0.01  # within a point of the model's accuracy on the raw digits
 
 
-def test_command_line_lines_and_errors(tmp_path, digits):
+def test_command_line_lines_and_errors(tmp_path, digits, trained_model_path):
     images, labels = digits
     plt.imsave(tmp_path / "seven.png", 255 - images[0], cmap="gray", vmin=0, vmax=255)  # labels[0] is a 7
     plt.imsave(tmp_path / "photo.jpg", np.stack([255 - np.kron(images[1], np.ones((5, 5), np.uint8))] * 3, -1))
     plt.imsave(tmp_path / "blank.png", np.full((40, 40), 200, np.uint8), cmap="gray", vmin=0, vmax=255)
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     files = ["seven.png", "missing.png", "blank.png", "photo.jpg", "broken.png"]
-    result = run_script("predict.py", *files, "--weights", WEIGHTS, cwd=tmp_path)
+    result = run_script("predict.py", *files, "--weights", trained_model_path, cwd=tmp_path)
     assert result.returncode == 1  # some files failed...
     lines = result.stdout.splitlines()
     assert [LINE.match(line).group(1) for line in lines] == ["seven.png", "photo.jpg"]  # ...the others did not
@@ -81,9 +80,9 @@ def test_command_line_lines_and_errors(tmp_path, digits):
     assert "Traceback" not in errors
 
 
-def test_show_saves_a_figure(tmp_path, digits):
+def test_show_saves_a_figure(tmp_path, digits, trained_model_path):
     plt.imsave(tmp_path / "three.png", digits[0][18], cmap="gray", vmin=0, vmax=255)
-    result = run_script("predict.py", tmp_path / "three.png", "--show", "--weights", WEIGHTS,
+    result = run_script("predict.py", tmp_path / "three.png", "--show", "--weights", trained_model_path,
                         "--results-dir", tmp_path / "figures")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert is_png(tmp_path / "figures" / "prediction_1_three.png")
@@ -100,8 +99,8 @@ def test_bad_weights(tmp_path, weights_problem):
     assert "Traceback" not in result.stderr
 
 
-def test_drawing_window_needs_a_display():
-    result = run_script("predict.py", "--weights", WEIGHTS)
+def test_drawing_window_needs_a_display(trained_model_path):
+    result = run_script("predict.py", "--weights", trained_model_path)
     assert result.returncode == 1
     assert "needs a display" in result.stderr and "python predict.py IMAGE" in result.stderr
 
