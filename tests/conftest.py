@@ -66,6 +66,25 @@ def read_real(key):
     return np.frombuffer(content, np.uint8, offset=8)
 
 
+def photo_of_a_digit(digit, height, width, seed=0):
+    """A synthetic phone photo (height, width, 3) uint8 of an MNIST `digit` (28x28 uint8, light on dark).
+
+    The digit is enlarged to half the photo's shorter side and written dark onto paper that is lit
+    unevenly (bright in the top left, darker towards the bottom right) and noisy, like a camera's picture.
+    """
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    columns = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    paper = 0.92 - 0.25 * rows - 0.15 * columns  # (height, width) brightness in [0, 1]
+    scale = min(height, width) // 2 // 28
+    ink = np.kron(digit.astype(np.float32) / 255, np.ones((scale, scale), np.float32))  # the digit, enlarged
+    top, left = (height - len(ink)) // 3, (width - len(ink)) // 2
+    paper[top : top + len(ink), left : left + len(ink)] *= 1 - 0.8 * ink  # dark ink: 20% of the paper's light
+    paper += rng.standard_normal((height, width), dtype=np.float32) * 0.03
+    grey = np.clip(paper * 255, 0, 255).astype(np.uint8)
+    return np.stack([grey, grey, (0.9 * grey).astype(np.uint8)], axis=-1)  # slightly yellow paper
+
+
 @pytest.fixture(scope="session")
 def small_mnist(tmp_path_factory):
     """A data folder with the first 3,000 real training images and the first 1,000 test images."""

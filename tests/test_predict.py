@@ -1,17 +1,21 @@
 """predict.py: real digits in several picture forms, the drawing window driven by synthetic mouse events,
 and the error cases, through the command line."""
 
+import errno
 import re
+import struct
+import zlib
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.backend_bases import MouseEvent
+from PIL import Image
 
 import predict
-from network import Network
+from network import ModelFileError, Network
 
-from conftest import is_png, read_real, run_script
+from conftest import is_png, memory_cap_works, photo_of_a_digit, read_real, run_script, run_with_memory_cap
 
 COUNT = 200  # real test digits per form
 LINE = re.compile(r"^(.+): (\d)  \((\d \d+\.\d%), (\d \d+\.\d%), (\d \d+\.\d%)\)$")
@@ -103,6 +107,131 @@ def test_drawing_window_needs_a_display(trained_model_path):
     result = run_script("predict.py", "--weights", trained_model_path)
     assert result.returncode == 1
     assert "needs a display" in result.stderr and "python predict.py IMAGE" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "problem, expected",
+    [("five_outputs", "has 5 outputs, not one for each of the 10 digits"), ("nan", "non-finite weights (NaN or inf)")],
+)
+def test_models_that_cannot_classify_digits_are_refused(tmp_path, problem, expected):
+    network = Network([784, 8, 5 if problem == "five_outputs" else 10])
+    if problem == "nan":
+        network.weights[1][3, 4] = np.nan
+    network.save(tmp_path / "model.npz")
+    with pytest.raises(ModelFileError, match=re.escape(expected)) as error:
+        predict.load_28x28_model(tmp_path / "model.npz")
+    assert "model.npz" in str(error.value)
+
+
+def test_wildcards_are_expanded_when_the_shell_did_not(trained_model_path):
+    result = run_script("predict.py", "docs/examples/*", "docs/examples/*.gif", "--weights", trained_model_path)
+    assert [LINE.match(line).group(1) for line in result.stdout.splitlines()] == [
+        "docs/examples/drawn_4.png",
+        "docs/examples/photo_3.jpg",
+    ]
+    assert result.stderr == "error: docs/examples/*.gif: no file matches\n" and result.returncode == 1
+
+
+def test_a_file_named_like_a_pattern_is_taken_as_it_is(tmp_path, digits):
+    plt.imsave(tmp_path / "[7].png", digits[0][0], cmap="gray", vmin=0, vmax=255)
+    assert predict.expand_wildcards([str(tmp_path / "[7].png")]) == ([str(tmp_path / "[7].png")], [])
+
+
+def test_every_kind_of_failure_stays_with_its_file(network, tmp_path, digits, monkeypatch, capsys):
+    plt.imsave(tmp_path / "good.png", digits[0][0], cmap="gray", vmin=0, vmax=255)
+    failures = {"huge.png": MemoryError(), "odd.png": RuntimeError("something unforeseen")}
+    real_read_image = predict.read_image
+
+    def read_image(path):
+        if path in failures:
+            raise failures[path]
+        return real_read_image(path)
+
+    monkeypatch.setattr(predict, "read_image", read_image)
+    paths = ["huge.png", str(tmp_path / "good.png"), "odd.png"]
+    assert predict.classify_files(network, paths, show=False, results_dir=None) == 2
+    output = capsys.readouterr()
+    assert LINE.match(output.out.strip()).group(1) == str(tmp_path / "good.png")
+    assert output.err.splitlines() == [
+        "error: huge.png: not enough memory to classify it",
+        "error: odd.png: RuntimeError: something unforeseen",
+    ]
+
+
+@pytest.mark.parametrize(
+    "layout, expected",
+    [("file", "'{}' is a file, not a folder"), ("file/sub", "cannot create the folder '{}': Not a directory")],
+)
+def test_unusable_results_dir_is_reported_before_any_work(tmp_path, layout, expected, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setattr(predict, "load_28x28_model", lambda path: pytest.fail("the model was loaded"))
+    with pytest.raises(SystemExit) as exit:
+        predict.main(["a.png", "--show", "--results-dir", str(tmp_path / layout)])
+    assert exit.value.code == "error: --results-dir: " + expected.format(tmp_path / layout)
+
+
+def test_a_figure_that_cannot_be_saved(tmp_path, digits, trained_model_path, monkeypatch, capsys):
+    plt.imsave(tmp_path / "seven.png", digits[0][0], cmap="gray", vmin=0, vmax=255)
+
+    def full_disk(figure, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(predict.visualize, "save_figure", full_disk)
+    arguments = [str(tmp_path / "seven.png"), "--show", "--weights", str(trained_model_path)]
+    with pytest.raises(SystemExit) as exit:
+        predict.main([*arguments, "--results-dir", str(tmp_path / "figures")])
+    assert exit.value.code == 1
+    output = capsys.readouterr()
+    assert LINE.match(output.out.strip())  # the file was classified...
+    assert output.err.strip() == (  # ...and its figure's failure reported in one line
+        f"error: {tmp_path / 'seven.png'}: cannot save its figure in '{tmp_path / 'figures'}': No space left on device"
+    )
+
+
+def test_ctrl_c_ends_with_one_line_and_code_130(tmp_path, trained_model_path, monkeypatch, capsys):
+    def interrupted(network, path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predict, "classify_file", interrupted)
+    with pytest.raises(SystemExit) as exit:
+        predict.main([str(tmp_path / "a.png"), "--weights", str(trained_model_path)])
+    assert exit.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+
+
+def png_declaring(width, height):
+    """A valid greyscale PNG of width x height black pixels: 10000 x 10000 (100 MB of pixels) is 100 KB.
+
+    A PNG is a signature and chunks, each its length, type, data and CRC checksum: IHDR gives the size,
+    IDAT holds the rows compressed with zlib, each row a filter byte (0, none) and then its pixels.
+    """
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor, row = zlib.compressobj(9), bytes(1 + width)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    size = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8 bits per pixel, greyscale, no interlacing
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", size) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+@memory_cap_works
+def test_phone_photos_and_a_png_bomb_within_300_mb(tmp_path, digits, trained_model_path):
+    images, labels = digits
+    photo = Image.fromarray(photo_of_a_digit(images[1], 3000, 4000))
+    photo.save(tmp_path / "photo.jpg", quality=90)
+    photo.save(tmp_path / "photo.png", compress_level=1)
+    (tmp_path / "bomb.png").write_bytes(png_declaring(10000, 10000))
+    assert (tmp_path / "bomb.png").stat().st_size < 200_000
+    files = [str(tmp_path / name) for name in ("photo.jpg", "bomb.png", "photo.png")]
+    result = run_with_memory_cap("import predict", f"predict.main({[*files, '--weights', str(trained_model_path)]})")
+    assert result.returncode == 1, result.stderr  # the bomb failed...
+    lines = result.stdout.splitlines()
+    assert [LINE.match(line).group(1) for line in lines] == [files[0], files[2]]  # ...the photos did not
+    assert [LINE.match(line).group(2) for line in lines] == [str(labels[1])] * 2
+    assert result.stderr == (
+        f"error: {files[1]}: the picture is 10000x10000 pixels (100 megapixels); "
+        "pictures of more than 50 megapixels are refused\n"
+    )
 
 
 def mouse(pad, name, row, column, button=1):
