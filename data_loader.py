@@ -13,6 +13,7 @@ Any data set stored the same way (Fashion-MNIST, for example) loads unchanged: p
 
 import gzip
 import math
+import os
 import zlib
 from pathlib import Path
 
@@ -22,6 +23,8 @@ IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 NUM_CLASSES = 10
 PIXEL_MAX = 255  # pixels are stored as 0..255; we divide by this to get [0, 1]
+HEADER_SIZES = {IMAGE_MAGIC: 16, LABEL_MAGIC: 8}  # bytes
+MAX_DATA_BYTES = 2 * 2**30  # 2 GiB of pixels: far more than MNIST's 47 MB, far less than a corrupt header can claim
 
 # The four files a data folder must hold, by their canonical names. Two spellings are in use
 # ("train-images-idx3-ubyte" and "train-images.idx3-ubyte"), each possibly gzip-compressed.
@@ -44,13 +47,12 @@ class DataError(Exception):
 def find_file(data_dir, canonical_name):
     """Return the path of one of the four files in `data_dir`, whichever accepted spelling it uses."""
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"data folder '{data_dir}' does not exist. {WHERE_TO_GET_THEM}")
+    names_in_folder = list_folder(data_dir)
     dotted_name = canonical_name.replace("-idx", ".idx")  # train-images-idx3-ubyte -> train-images.idx3-ubyte
     for name in (canonical_name, dotted_name):
-        for candidate in (data_dir / (name + ".gz"), data_dir / name):
-            if candidate.is_file():
-                return candidate
+        for candidate in (name + ".gz", name):
+            if candidate in names_in_folder:
+                return data_dir / candidate
     expected = ", ".join(name + ".gz" for name in FILE_NAMES.values())
     raise DataError(
         f"data folder '{data_dir}' has no {canonical_name}.gz (nor {canonical_name}, {dotted_name} "
@@ -59,19 +61,21 @@ def find_file(data_dir, canonical_name):
     )
 
 
-def read_bytes(path):
-    """The file's content, decompressed when its name ends in .gz."""
-    path = Path(path)
+def list_folder(data_dir):
+    """The names of everything in the folder `data_dir`. DataError if it is missing, a file, or unreadable."""
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"cannot read '{path}': {error.strerror}") from None
-    if path.suffix != ".gz":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"'{path}' is not a valid gzip file ({error}); download it again") from None
+        return set(os.listdir(data_dir))
+    except FileNotFoundError:
+        raise DataError(f"data folder '{data_dir}' does not exist. {WHERE_TO_GET_THEM}") from None
+    except NotADirectoryError:
+        raise DataError(f"'{data_dir}' is a file, not a folder: give the folder that holds the MNIST files") from None
+    except OSError as error:  # no permission to read it, most often
+        raise DataError(f"cannot look into the data folder '{data_dir}': {error.strerror}") from None
+
+
+def open_data_file(path):
+    """`path` opened for reading bytes. A .gz file is decompressed as it is read, and only as far as it is read."""
+    return gzip.open(path) if path.suffix == ".gz" else open(path, "rb")
 
 
 def read_idx(path, expected_magic):
@@ -80,16 +84,50 @@ def read_idx(path, expected_magic):
     Checks the magic number and that the byte count matches the declared sizes exactly,
     so that a truncated download or a file with trailing garbage is caught here, not during training.
     """
-    content = read_bytes(path)
-    kind = "image" if expected_magic == IMAGE_MAGIC else "label"
-    header_size = 16 if expected_magic == IMAGE_MAGIC else 8
-    if len(content) < header_size:
+    path = Path(path)
+    try:
+        with open_data_file(path) as file:
+            return read_idx_content(file, path, expected_magic)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise DataError(f"'{path}' is not a valid gzip file ({error}); download it again") from None
+    except OSError as error:
+        raise DataError(f"cannot read '{path}': {error.strerror or error}") from None
+
+
+def read_idx_content(file, path, expected_magic):
+    """The array in the open IDX `file`, read no further than its header says it goes (plus one byte).
+
+    A compressed file can decompress into far more than it looks: a few megabytes of gzip can hold
+    gigabytes of zeros. Reading only the declared size, after checking that size is sensible, keeps the
+    memory needed to what the header promises, whatever the file really holds.
+    """
+    dims = read_header(file, path, expected_magic)
+    header_size = HEADER_SIZES[expected_magic]
+    data_size = math.prod(dims)  # a Python integer: it cannot overflow
+    if data_size > MAX_DATA_BYTES:
         raise DataError(
-            f"'{path}' is {len(content)} bytes long, too short for an IDX {kind} file "
+            f"'{path}' declares {' x '.join(map(str, dims))} bytes of data, more than the "
+            f"{MAX_DATA_BYTES // 2**30} GiB this loader accepts: the file is damaged or not an MNIST-like data set"
+        )
+    if path.suffix != ".gz":  # the length of a plain file is known before reading it
+        check_length(path, dims, header_size + data_size, os.fstat(file.fileno()).st_size)
+    data = file.read(data_size + 1)  # one byte more than declared, to notice a file that goes on
+    check_length(path, dims, header_size + data_size, header_size + len(data))
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+
+
+def read_header(file, path, expected_magic):
+    """Read the header at the start of the open IDX `file` and return its sizes: [N] or [N, rows, columns]."""
+    kind = "image" if expected_magic == IMAGE_MAGIC else "label"
+    header_size = HEADER_SIZES[expected_magic]
+    header = file.read(header_size)
+    if len(header) < header_size:
+        raise DataError(
+            f"'{path}' is {len(header)} bytes long, too short for an IDX {kind} file "
             f"(its header alone is {header_size} bytes)"
         )
-    header = np.frombuffer(content, dtype=">u4", count=header_size // 4)  # big-endian unsigned 32-bit
-    magic, dims = int(header[0]), [int(size) for size in header[1:]]
+    numbers = np.frombuffer(header, dtype=">u4")  # big-endian unsigned 32-bit
+    magic, dims = int(numbers[0]), [int(size) for size in numbers[1:]]
     if magic != expected_magic:
         raise DataError(
             f"'{path}' starts with magic number {magic}, but an IDX {kind} file starts with {expected_magic}: "
@@ -97,32 +135,43 @@ def read_idx(path, expected_magic):
         )
     if kind == "image" and (dims[1] == 0 or dims[2] == 0):
         raise DataError(f"'{path}' declares images of {dims[1]}x{dims[2]} pixels; both sizes must be at least 1")
-    expected_size = header_size + math.prod(dims)
-    if len(content) != expected_size:
-        problem = "truncated (download it again)" if len(content) < expected_size else "longer than declared"
-        raise DataError(
-            f"'{path}' declares {' x '.join(map(str, dims))} bytes of data ({expected_size} bytes with its header) "
-            f"but is {len(content)} bytes long: the file is {problem}"
-        )
-    return np.frombuffer(content, dtype=np.uint8, offset=header_size).reshape(dims)
+    return dims
 
 
-def load_split(data_dir, split):
+def check_length(path, dims, expected_size, actual_size):
+    """DataError unless the file is `expected_size` bytes long; `actual_size` is its length, or what was read."""
+    declared = f"'{path}' declares {' x '.join(map(str, dims))} bytes of data ({expected_size} bytes with its header)"
+    if actual_size < expected_size:
+        raise DataError(f"{declared} but is only {actual_size} bytes long: the file is truncated (download it again)")
+    if actual_size > expected_size:
+        raise DataError(f"{declared} but goes on past them: the file is longer than declared")
+
+
+def load_split(data_dir, split, image_shape=None):
     """Load the 'train' or 'test' images and labels of `data_dir`, checked.
 
     Returns images as float32 in [0, 1] with one image per row, shape (N, rows * columns),
-    and labels as integers 0-9, shape (N,).
+    and labels as integers 0-9, shape (N,). With `image_shape` (rows, columns), the images must have that
+    size: pass the training images' size when loading the test images, or the size a model takes.
     """
     images_path = find_file(data_dir, FILE_NAMES[f"{split}_images"])
     labels_path = find_file(data_dir, FILE_NAMES[f"{split}_labels"])
     raw_images = read_idx(images_path, IMAGE_MAGIC)  # (N, rows, columns) uint8
+    if len(raw_images) == 0:
+        raise DataError(f"'{images_path}' holds no images")
+    if image_shape is not None and raw_images.shape[1:] != tuple(image_shape):
+        rows, columns = raw_images.shape[1:]
+        raise DataError(
+            f"'{images_path}' holds images of {rows}x{columns} pixels, but images of "
+            f"{image_shape[0]}x{image_shape[1]} pixels are expected (the training images' size, or the model's)"
+        )
     labels = read_idx(labels_path, LABEL_MAGIC).astype(np.int64)  # (N,)
     if len(raw_images) != len(labels):
         raise DataError(
             f"'{images_path}' holds {len(raw_images)} images but '{labels_path}' holds {len(labels)} labels; "
             "they must match one to one"
         )
-    if len(labels) and labels.max() >= NUM_CLASSES:
+    if labels.max() >= NUM_CLASSES:
         position = int(np.argmax(labels >= NUM_CLASSES))
         raise DataError(
             f"'{labels_path}' has label {labels[position]} at position {position}; labels must be 0-{NUM_CLASSES - 1}"
@@ -131,17 +180,20 @@ def load_split(data_dir, split):
 
 
 def read_image_shape(data_dir, split="train"):
-    """(rows, columns) of the images of `split`, read from the header of its images file."""
+    """(rows, columns) of the images of `split`, read from the header of its images file alone.
+
+    train.py can compare the training and the test images' shapes this way before it trains:
+    read_image_shape(data_dir, "train") == read_image_shape(data_dir, "test").
+    """
     path = find_file(data_dir, FILE_NAMES[f"{split}_images"])
     try:
-        with gzip.open(path) if path.suffix == ".gz" else open(path, "rb") as file:
-            header = file.read(16)
-    except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"cannot read '{path}': {error}") from None
-    if len(header) < 16:
-        raise DataError(f"'{path}' is too short for an IDX image file")
-    rows, columns = np.frombuffer(header, dtype=">u4", count=2, offset=8)
-    return int(rows), int(columns)
+        with open_data_file(path) as file:
+            _, rows, columns = read_header(file, path, IMAGE_MAGIC)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise DataError(f"'{path}' is not a valid gzip file ({error}); download it again") from None
+    except OSError as error:
+        raise DataError(f"cannot read '{path}': {error.strerror or error}") from None
+    return rows, columns
 
 
 def normalize(raw_pixels):
@@ -169,9 +221,9 @@ def load_training_data(data_dir, validation_size):
     return split_validation(images, labels, validation_size)
 
 
-def load_test_data(data_dir):
-    """(test_images, test_labels): read only for the final evaluation."""
-    return load_split(data_dir, "test")
+def load_test_data(data_dir, image_shape=None):
+    """(test_images, test_labels): read only for the final evaluation. image_shape: see load_split."""
+    return load_split(data_dir, "test", image_shape)
 
 
 def one_hot(labels, num_classes=NUM_CLASSES):

@@ -130,6 +130,20 @@ def load_model(path):
     return build_model(model_type, numbers, seed, parameters)
 
 
+def load_digit_model(path, image_shape=(28, 28)):
+    """The model saved in `path`, checked to read digits: ten outputs, and images of `image_shape`.
+
+    The programs that show digits use this, so that a model's fault is blamed on the model, not on the pictures.
+    """
+    model = load_model(path)
+    if tuple(model.image_shape) != tuple(image_shape):
+        rows, columns = model.image_shape
+        raise ModelFileError(f"'{path}' takes {rows}x{columns} images, not {image_shape[0]}x{image_shape[1]} ones")
+    if model.num_classes != 10:
+        raise ModelFileError(f"'{path}' has {model.num_classes} outputs, not one for each of the 10 digits")
+    return model
+
+
 def read_headers(archive, path):
     """{array name: (shape, dtype)} of every .npy member, read from the headers alone; other members are skipped."""
     headers = {}

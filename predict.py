@@ -1,6 +1,7 @@
 """Classify your own handwriting: image files, or a digit drawn with the mouse.
 
     python predict.py my7.png photo_of_a_3.jpg      # one line per file: the digit and the top 3 guesses
+    python predict.py "photos/*.jpg"                # wildcards work in every shell, Windows' too
     python predict.py my7.png --show                # also draw each picture, its 28x28 version, the ten odds
     python predict.py                               # a window to draw in (needs a display)
 
@@ -9,37 +10,74 @@ has never seen anything else.
 """
 
 import argparse
+import glob
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.widgets import Button
+from PIL import Image
 
 import visualize
-from model_files import ModelFileError, load_model
+from model_files import ModelFileError, load_digit_model
 from preprocess import BlankImageError, preprocess
 
 CANVAS_SIZE = 112  # the drawing canvas, in pixels: 4 times MNIST's 28
 BRUSH_RADIUS = 4.5  # pixels of the canvas
-
-
-def load_28x28_model(path):
-    """The model saved in `path` (fully connected or convolutional), checked to take 28x28 images."""
-    network = load_model(path)
-    if tuple(network.image_shape) != (28, 28):
-        raise ModelFileError(f"'{path}' takes {network.image_shape} images, not 28x28 ones")
-    return network
+MAX_PIXELS = 50_000_000  # larger pictures are refused: a 50-megapixel RGBA picture alone takes 200 MB
+WORKING_SIZE = 500  # pictures are shrunk to at most this many pixels on their longer side as they are read
+WILDCARD_CHARACTERS = "*?["
 
 
 def read_image(path):
-    """The picture in `path` as an array (PNG; JPEG and other formats where matplotlib can read them)."""
+    """The picture in `path` as an array (PNG, JPEG and the other formats Pillow reads), at most WORKING_SIZE
+    pixels on its longer side.
+
+    Opening a picture reads only its header. Its size is checked before any pixel is decoded: a small file
+    can declare a huge picture (a "decompression bomb"). A large picture is shrunk as it is decoded (see
+    `decode_shrunk`): a 12-megapixel phone photo would take over 100 MB as floats, and a digit needs far fewer
+    pixels than that. Pictures of WORKING_SIZE pixels or less come back exactly as they are in the file.
+    """
     try:
-        return plt.imread(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS, lower, is checked next
+            picture = Image.open(path)
     except FileNotFoundError:
         raise ValueError("no such file") from None
-    except Exception as error:  # matplotlib and Pillow raise many kinds of errors for broken files
+    except Exception as error:  # Pillow raises many kinds of errors for broken files
         raise ValueError(f"cannot read it as an image ({type(error).__name__}: {error})") from None
+    with picture:
+        width, height = picture.size
+        if width * height > MAX_PIXELS:
+            raise ValueError(
+                f"the picture is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
+                f"pictures of more than {MAX_PIXELS // 1_000_000} megapixels are refused"
+            )
+        try:
+            return decode_shrunk(picture)
+        except MemoryError:
+            raise  # not the file's fault: classify_files reports it as it is
+        except Exception as error:
+            raise ValueError(f"cannot read it as an image ({type(error).__name__}: {error})") from None
+
+
+def decode_shrunk(picture):
+    """The pixels of an opened Pillow picture as a uint8 (or uint16) array, shrunk to at most WORKING_SIZE
+    pixels on the longer side, keeping its proportions.
+
+    `thumbnail` shrinks with a box filter, each new pixel the average of the old ones it covers, which also
+    averages away a camera's noise. A JPEG is even decoded at 1/2, 1/4 or 1/8 of its size directly, which
+    JPEG allows, when that is still at least twice the size wanted.
+    """
+    if picture.mode in ("1", "P"):  # black-and-white or palette pixels cannot be averaged: make them grey levels
+        picture = picture.convert("L" if picture.mode == "1" else "RGBA")
+    picture.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)
+    if picture.mode not in ("L", "LA", "RGB", "RGBA", "I;16"):  # CMYK, for example; I;16 is 16-bit grey
+        picture = picture.convert("RGBA")
+    return np.asarray(picture)  # (H, W) grey, (H, W, 2) grey and alpha, (H, W, 3) RGB or (H, W, 4) RGBA
 
 
 def top_guesses(probabilities, count=3):
@@ -163,32 +201,86 @@ def distance_to_segment(rows, columns, start, end):
     return np.hypot(rows - (start[0] + t * direction[0]), columns - (start[1] + t * direction[1]))
 
 
+def expand_wildcards(arguments):
+    """(the files named, the patterns that match no file) for the image arguments, in order.
+
+    Shells on Linux and macOS expand `photos/*.jpg` into the files it matches before Python starts; Windows'
+    shells pass it on as it is. So an argument with a wildcard character that is not itself a file is
+    expanded here, into the files it matches, sorted.
+    """
+    paths, unmatched = [], []
+    for argument in arguments:  # os.path.isfile, unlike Path.is_file, is False for names it cannot even check
+        if os.path.isfile(argument) or not any(character in argument for character in WILDCARD_CHARACTERS):
+            paths.append(argument)
+            continue
+        matches = sorted(match for match in glob.glob(argument) if os.path.isfile(match))
+        paths.extend(matches)
+        if not matches:
+            unmatched.append(argument)
+    return paths, unmatched
+
+
 def classify_files(network, paths, show, results_dir):
-    """Print one line per file; report unreadable and blank files on stderr. Returns how many failed."""
+    """Print one line per file; report each file that fails on stderr, and go on. Returns how many failed."""
     failures = 0
     for number, path in enumerate(paths, start=1):
         try:
             picture, digit_image, probabilities = classify_file(network, path)
-        except ValueError as error:  # unreadable, or blank (BlankImageError is a ValueError)
-            print(f"error: {path}: {error}", file=sys.stderr)
+        except Exception as error:  # whatever it is, one bad file must not stop the others
+            print(f"error: {path}: {failure_message(error)}", file=sys.stderr)
             failures += 1
             continue
         print(f"{path}: {int(np.argmax(probabilities))}  ({top_guesses(probabilities)})")
         if show:
             name = f"prediction_{number}_{Path(path).stem}.png"  # numbered: a.png and a.jpg differ
-            plot_prediction(picture, digit_image, probabilities, Path(path).name, Path(results_dir) / name)
+            try:
+                plot_prediction(picture, digit_image, probabilities, Path(path).name, Path(results_dir) / name)
+            except OSError as error:  # a full disk, no permission to write
+                print(f"error: {path}: cannot save its figure in '{results_dir}': {error.strerror}", file=sys.stderr)
+                failures += 1
     return failures
 
 
+def failure_message(error):
+    """Why a file could not be classified, in words."""
+    if isinstance(error, ValueError):  # unreadable, too large, or blank (BlankImageError): the message says which
+        return str(error)
+    if isinstance(error, MemoryError):
+        return "not enough memory to classify it"
+    return f"{type(error).__name__}: {error}"  # something unforeseen: its kind and its message
+
+
+def make_results_dir(results_dir):
+    """Create the folder for --show's figures before any work, or exit with a clear error if it cannot be."""
+    results_dir = Path(results_dir)
+    if os.path.isfile(results_dir):
+        sys.exit(f"error: --results-dir: '{results_dir}' is a file, not a folder")
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file where a parent folder should be, no permission, ...
+        sys.exit(f"error: --results-dir: cannot create the folder '{results_dir}': {error.strerror}")
+
+
 def main(argv=None):
+    """Run predict.py; Ctrl-C stops it with one line and exit code 130 (128 + 2, the number of SIGINT)."""
+    try:
+        run(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def run(argv):
     parser = argparse.ArgumentParser(description="Classify pictures of handwritten digits, or draw one.")
-    parser.add_argument("images", nargs="*", help="image files (PNG, JPEG); none opens a drawing window")
+    parser.add_argument("images", nargs="*", help="image files (PNG, JPEG) or patterns (*.png); none: draw one")
     parser.add_argument("--weights", default="model_weights.npz", help="model file (default: %(default)s)")
     parser.add_argument("--show", action="store_true", help="draw each image, its 28x28 version and the odds")
     parser.add_argument("--results-dir", default="results", help="where --show saves its figures")
     args = parser.parse_args(argv)
+    if args.show:
+        make_results_dir(args.results_dir)
     try:
-        network = load_28x28_model(args.weights)
+        network = load_digit_model(args.weights)
     except ModelFileError as error:
         sys.exit(f"error: {error}")
     if not args.images:
@@ -199,7 +291,10 @@ def main(argv=None):
         plt.show()
         plt.close(pad.figure)
         return
-    failures = classify_files(network, args.images, args.show, args.results_dir)
+    paths, unmatched = expand_wildcards(args.images)
+    for pattern in unmatched:
+        print(f"error: {pattern}: no file matches", file=sys.stderr)
+    failures = len(unmatched) + classify_files(network, paths, args.show, args.results_dir)
     if args.show:
         visualize.show_or_close(True)
     if failures:

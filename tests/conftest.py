@@ -11,6 +11,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import train
+from model_files import save_model
+from network import Network
+from optimizers import SGD
+
 os.environ["MPLBACKEND"] = "Agg"  # figures go to files only, here and in every script the tests start
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -64,6 +69,25 @@ def read_real(key):
     return np.frombuffer(content, np.uint8, offset=8)
 
 
+def photo_of_a_digit(digit, height, width, seed=0):
+    """A synthetic phone photo (height, width, 3) uint8 of an MNIST `digit` (28x28 uint8, light on dark).
+
+    The digit is enlarged to half the photo's shorter side and written dark onto paper that is lit
+    unevenly (bright in the top left, darker towards the bottom right) and noisy, like a camera's picture.
+    """
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    columns = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    paper = 0.92 - 0.25 * rows - 0.15 * columns  # (height, width) brightness in [0, 1]
+    scale = min(height, width) // 2 // 28
+    ink = np.kron(digit.astype(np.float32) / 255, np.ones((scale, scale), np.float32))  # the digit, enlarged
+    top, left = (height - len(ink)) // 3, (width - len(ink)) // 2
+    paper[top : top + len(ink), left : left + len(ink)] *= 1 - 0.8 * ink  # dark ink: 20% of the paper's light
+    paper += rng.standard_normal((height, width), dtype=np.float32) * 0.03
+    grey = np.clip(paper * 255, 0, 255).astype(np.uint8)
+    return np.stack([grey, grey, (0.9 * grey).astype(np.uint8)], axis=-1)  # slightly yellow paper
+
+
 @pytest.fixture(scope="session")
 def small_mnist(tmp_path_factory):
     """A data folder with the first 3,000 real training images and the first 1,000 test images."""
@@ -77,6 +101,24 @@ def small_mnist(tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="session")
+def trained_model_path(tmp_path_factory):
+    """A 784-128-10 network trained here for 3 epochs on 20,000 real digits (95.5% of the test set),
+    saved to a file: the tests do not depend on whatever model_weights.npz a learner has saved."""
+    images = read_real("train_images")[:20000].reshape(20000, 784) / np.float32(255)
+    labels = read_real("train_labels")[:20000].astype(np.int64)
+    network, optimizer, rng = Network([784, 128, 10], seed=0), SGD(momentum=0.9), np.random.default_rng(0)
+    settings = SimpleNamespace(l2=0.0, dropout=0.0, clip_norm=0.0)
+    for _ in range(3):
+        order = rng.permutation(len(images))
+        for start in range(0, len(images), 128):
+            batch = order[start : start + 128]
+            train.train_step(network, optimizer, images[batch], labels[batch], 0.1, settings, rng)
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    save_model(network, path)
+    return path
+
+
 def run_script(script, *arguments, timeout=120, **popen_options):
     """Run one of the project's scripts with this Python; returns the CompletedProcess."""
     return subprocess.run(
@@ -86,6 +128,29 @@ def run_script(script, *arguments, timeout=120, **popen_options):
         timeout=timeout,
         cwd=popen_options.pop("cwd", REPOSITORY),
         **popen_options,
+    )
+
+
+MEMORY_CAP = """
+import os, resource
+address_space_now = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+resource.setrlimit(resource.RLIMIT_AS, (address_space_now + {extra_megabytes} * 2**20,) * 2)
+"""
+memory_cap_works = pytest.mark.skipif(
+    not Path("/proc/self/statm").exists(), reason="measuring and capping a process's memory this way needs Linux"
+)
+
+
+def run_with_memory_cap(imports, code, extra_megabytes=300):
+    """Run Python `imports`, then `code` with the address space capped at what the imports took plus
+    `extra_megabytes`: an allocation beyond that raises MemoryError. Returns the CompletedProcess.
+
+    OpenBLAS, which NumPy uses, reserves memory for every thread it starts: one thread keeps that small.
+    """
+    script = "\n".join([imports, MEMORY_CAP.format(extra_megabytes=extra_megabytes), code])
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPOSITORY, env=environment
     )
 
 
@@ -116,8 +181,6 @@ class RecordingOptimizer:
 
 def gradients_of_a_step(model, images, labels, l2=0.0, dropout=0.0, clip_norm=0.0):
     """The gradients that train.train_step computes for one mini-batch, in the order of model.parameters()."""
-    import train
-
     optimizer = RecordingOptimizer()
     settings = SimpleNamespace(l2=l2, dropout=dropout, clip_norm=clip_norm)
     train.train_step(model, optimizer, images, labels, 0.1, settings, np.random.default_rng(2))

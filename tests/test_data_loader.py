@@ -2,6 +2,8 @@
 
 import gzip
 import hashlib
+import os
+import struct
 
 import numpy as np
 import pytest
@@ -9,7 +11,16 @@ import pytest
 import data_loader
 from data_loader import DataError
 
-from conftest import CANONICAL_NAMES, REAL_DATA, idx_bytes, read_real, write_dataset, write_idx
+from conftest import (
+    CANONICAL_NAMES,
+    REAL_DATA,
+    idx_bytes,
+    memory_cap_works,
+    read_real,
+    run_with_memory_cap,
+    write_dataset,
+    write_idx,
+)
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(7, 4, 3), dtype=np.uint8)  # 7 images of 4x3 pixels
@@ -58,6 +69,123 @@ def test_missing_file_names_folder_files_and_source(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         data_loader.load_test_data(tmp_path / "nowhere")
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    (tmp_path / "data.zip").write_bytes(b"PK")
+    with pytest.raises(DataError, match="data.zip' is a file, not a folder"):
+        data_loader.load_training_data(tmp_path / "data.zip", 2)
+
+
+def test_folder_that_cannot_be_listed(tmp_path, monkeypatch):
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data_loader.os, "listdir", refuse)
+    with pytest.raises(DataError, match="cannot look into the data folder .*: Permission denied"):
+        data_loader.load_test_data(make_folder(tmp_path))
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions, which root ignores")
+@pytest.mark.parametrize(
+    "unreadable, expected",
+    [("", "cannot look into the data folder"), ("t10k-images-idx3-ubyte.gz", "cannot read .*t10k-images")],
+)
+def test_folder_or_file_without_read_permission(tmp_path, unreadable, expected):
+    folder = make_folder(tmp_path)
+    (folder / unreadable).chmod(0o000)
+    try:
+        with pytest.raises(DataError, match=expected):
+            data_loader.load_test_data(folder)
+    finally:
+        (folder / unreadable).chmod(0o755)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_data_set_without_images(tmp_path, split):
+    no_images, no_labels = np.zeros((0, 4, 3), np.uint8), np.zeros(0, np.uint8)
+    if split == "train":
+        folder = write_dataset(tmp_path / "data", no_images, no_labels, TEST_IMAGES, TEST_LABELS)
+    else:
+        folder = write_dataset(tmp_path / "data", IMAGES, LABELS, no_images, no_labels)
+    with pytest.raises(DataError, match=f"{CANONICAL_NAMES[split + '_images']}.gz' holds no images"):
+        data_loader.load_split(folder, split)
+
+
+def test_test_images_of_another_size_than_expected(tmp_path):
+    folder = write_dataset(tmp_path / "data", IMAGES, LABELS, np.zeros((2, 5, 3), np.uint8), TEST_LABELS)
+    training_shape = data_loader.read_image_shape(folder, "train")
+    assert training_shape == (4, 3) and data_loader.read_image_shape(folder, "test") == (5, 3)
+    with pytest.raises(DataError, match="holds images of 5x3 pixels, but images of 4x3 pixels are expected"):
+        data_loader.load_test_data(folder, image_shape=training_shape)
+    assert data_loader.load_test_data(folder)[0].shape == (2, 15)  # without the check, it loads
+
+
+def test_read_image_shape_checks_the_header(tmp_path):
+    folder = make_folder(tmp_path)
+    write_idx(folder / "train-images-idx3-ubyte.gz", IMAGES, magic=2049)  # the magic number of labels
+    with pytest.raises(DataError, match="magic number 2049"):
+        data_loader.read_image_shape(folder)
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(DataError, match="not a valid gzip file"):
+        data_loader.read_image_shape(folder)
+
+
+@pytest.mark.parametrize("cut, expected", [(-5, "is only 95 bytes long: the file is truncated"), (2, "longer")])
+def test_gzip_files_are_checked_against_their_header(tmp_path, cut, expected):
+    folder = make_folder(tmp_path)
+    content = idx_bytes(IMAGES)  # 16 + 84 bytes
+    content = content[:cut] if cut < 0 else content + bytes(cut)
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(content))
+    with pytest.raises(DataError, match=expected):
+        data_loader.load_split(folder, "train")
+
+
+def image_header(count, rows, columns):
+    return struct.pack(">IIII", 2051, count, rows, columns)
+
+
+def test_absurd_declared_sizes_are_refused_before_reading(tmp_path):
+    folder = make_folder(tmp_path, suffix="")
+    (folder / "train-images-idx3-ubyte").write_bytes(image_header(10**6, 1000, 1000) + bytes(100))
+    with pytest.raises(DataError, match=r"declares 1000000 x 1000 x 1000 bytes of data, more than the 2 GiB"):
+        data_loader.load_split(folder, "train")
+
+
+def write_gzip_bomb(path, header, gibibytes=1):
+    """A gzip file that decompresses into `header` and then `gibibytes` GiB of zeros, yet is 1 MB per GiB.
+
+    A gzip file may hold several compressed parts ("members") one after another, and reading it decompresses
+    them in turn: one compressed MiB of zeros (about 1 KB) written 1024 times is a GiB of zeros.
+    """
+    compressed_mebibyte = gzip.compress(bytes(2**20), compresslevel=9)
+    with open(path, "wb") as file:
+        file.write(gzip.compress(header))
+        for _ in range(1024 * gibibytes):
+            file.write(compressed_mebibyte)
+
+
+@memory_cap_works
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        (image_header(7, 4, 3), "longer than declared"),  # little declared: only that much is decompressed
+        (image_header(10**6, 1000, 1000), "more than the 2 GiB"),  # much declared: refused by the header alone
+    ],
+    ids=["little_declared", "a_terabyte_declared"],
+)
+def test_gzip_bombs_end_in_a_clear_error_within_300_mb(tmp_path, header, expected):
+    folder = make_folder(tmp_path)
+    write_gzip_bomb(folder / "train-images-idx3-ubyte.gz", header)
+    code = f"""
+try:
+    data_loader.load_split({str(folder)!r}, "train")
+except data_loader.DataError as error:
+    print(error)
+"""
+    result = run_with_memory_cap("import data_loader", code, extra_megabytes=300)
+    assert result.returncode == 0 and "MemoryError" not in result.stderr, result.stderr
+    assert expected in result.stdout
 
 
 def corrupt(tmp_path, name, content):

@@ -3,7 +3,6 @@
 import io
 import os
 import stat
-import subprocess
 import sys
 import zipfile
 
@@ -15,7 +14,7 @@ from conv_network import ConvNetwork
 from model_files import ModelFileError, load_model, save_model, write_atomically
 from network import Network
 
-from conftest import REPOSITORY
+from conftest import memory_cap_works, run_with_memory_cap
 
 
 def saved_arrays(tmp_path, model=None):
@@ -165,15 +164,7 @@ def test_a_member_that_is_not_an_array_or_lies_about_its_size(tmp_path):
         load_model(tmp_path / "huge.npz")
 
 
-def run_with_memory_cap(code, megabytes):
-    """Run `code` in a fresh Python whose address space is capped at `megabytes`; its CompletedProcess."""
-    prelude = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({megabytes} << 20, {megabytes} << 20))\n"
-               "import sys; sys.path.insert(0, '.')\n")  # fmt: skip
-    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, cwd=REPOSITORY,
-                          timeout=120)  # fmt: skip
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="the resource module is POSIX-only")
+@memory_cap_works
 def test_huge_declared_sizes_cost_no_memory(tmp_path):
     arrays = saved_arrays(tmp_path, Network([784, 16, 10], seed=0))
     hostile = {
@@ -192,12 +183,11 @@ def test_huge_declared_sizes_cost_no_memory(tmp_path):
             for _ in range(100):
                 member.write(bytes(4 << 20))
     code = (
-        "from model_files import load_model, ModelFileError\n"
         f"for name in ['wide.npz', 'giant.npz', 'padded.npz']:\n"
         f"    try:\n        model = load_model({str(tmp_path)!r} + '/' + name)\n        print(name, 'loaded')\n"
         "    except ModelFileError as error:\n        print(name, 'refused:', error)\n"
     )
-    result = run_with_memory_cap(code, 700)  # NumPy and matplotlib's imports need about 400 MB of address space
+    result = run_with_memory_cap("from model_files import load_model, ModelFileError", code, extra_megabytes=250)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "wide.npz refused" in lines[0] and "needs float values of shape (784, 100000)" in lines[0]

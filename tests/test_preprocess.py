@@ -109,6 +109,26 @@ def test_background_surface_follows_uneven_light_but_not_the_ink():
     np.testing.assert_allclose(preprocess.background_surface(ink.astype(np.float32)), light, atol=0.01)
 
 
+def test_background_surface_of_a_flat_image_is_the_image():
+    flat = np.full((40, 40), 0.2156862, np.float32)  # fitted exactly: every residual is 0
+    np.testing.assert_allclose(preprocess.background_surface(flat), flat, rtol=1e-5)
+
+
+def test_every_step_works_in_float32():
+    photo = np.full((60, 50, 3), 230, np.uint8)
+    photo[10:50, 20:30] = 20
+    grey = preprocess.to_greyscale(photo)
+    ink = preprocess.light_ink_on_dark(grey)
+    surface = preprocess.background_surface(ink)
+    cleaned = preprocess.remove_background(ink)
+    cropped = preprocess.crop_to_ink(cleaned)
+    fitted = preprocess.fit_in_box(cropped, 20)
+    steps = [grey, ink, surface, cleaned, cropped, fitted, preprocess.centre_by_mass(fitted)]
+    assert [step.dtype for step in steps] == [np.float32] * len(steps)
+    assert preprocess.area_average_matrix(50, 20).dtype == np.float32
+    assert preprocess.to_greyscale(np.zeros((4, 4), np.float64)).dtype == np.float32
+
+
 def test_a_digit_photographed_in_uneven_light():
     rows, columns = np.indices((300, 200))
     photo = 0.95 - 0.3 * rows / 300 - 0.2 * columns / 200  # paper: bright top left, much darker bottom right
