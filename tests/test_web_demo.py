@@ -223,7 +223,7 @@ def test_test_digit_button_shows_a_digit_its_label_and_the_hidden_units(demo, ne
     assert int(ANSWER.match(page.inner_text("#answer")).group(1)) == network.predict(X)[0]
     H = np.maximum(X @ network.weights[0] + network.biases[0], 0)[0]  # (32,)
     most_active = [unit for unit in np.argsort(-H, kind="stable")[:12] if H[unit] > 0]
-    assert page.locator("#units figcaption").all_inner_texts() == [f"unit {u}: {H[u]:.2f}" for u in most_active]
+    assert page.locator("#units figcaption").all_inner_texts() == [f"unit {u}\nH = {H[u]:.2f}" for u in most_active]
     more = page.evaluate("""() => Array.from({ length: 40 }, () => {
         document.getElementById("test-digit").click();
         return document.getElementById("digit-label").textContent; })""")
