@@ -29,6 +29,7 @@ from network import ModelFileError
 
 TEMPLATE = Path(__file__).with_name("web_demo_template.html")
 PLACEHOLDER = "{{MODEL_AND_DIGITS}}"  # where the template receives the weights and the test digits
+DATA_DIR = "data"  # the MNIST files, as for train.py
 DIGITS_PER_CLASS = 4  # test digits embedded in the page: the first four of each digit, 40 in all
 
 
@@ -104,7 +105,7 @@ def main(argv=None):
     output = Path(args.output)
     try:
         network = load_fully_connected_network(args.weights)
-        write_page(output, page_html(network, embedded_test_digits("data")))
+        write_page(output, page_html(network, embedded_test_digits(DATA_DIR)))
     except (ModelFileError, PageError, data_loader.DataError) as error:
         sys.exit(f"error: {error}")
     print(f"Wrote {output}")
