@@ -17,12 +17,13 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 import data_loader
 from augment import augment_images
 from conv_network import ConvNetwork
-from model_files import ModelFileError, load_model, write_atomically
+from model_files import ModelFileError, load_digit_model, write_atomically
+from network import Network
 
 # Backends that draw into files only. With any other, plt.show() opens a window.
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
@@ -53,10 +54,11 @@ def plot_prediction_grid(
 ):
     """A grid of images, each titled with its true and predicted label; wrong predictions in red.
 
+    It shows the first `count` images, with the first few mistakes put in when the first images hold
+    fewer (a good network makes none among the first 36): what a mistake looks like is the lesson.
     With mistakes_only, the grid shows only images the network got wrong.
     """
-    shown = np.flatnonzero(true_labels != predicted_labels) if mistakes_only else np.arange(len(images))
-    shown = shown[:count]
+    shown = chosen_for_the_grid(true_labels, predicted_labels, mistakes_only, count)
     columns = int(np.ceil(np.sqrt(count)))
     rows = max(1, int(np.ceil(len(shown) / columns)))
     figure, axes = plt.subplots(rows, columns, figsize=(1.5 * columns, 1.7 * rows), squeeze=False)
@@ -65,17 +67,26 @@ def plot_prediction_grid(
     for axis, index in zip(axes.flat, shown):
         correct = true_labels[index] == predicted_labels[index]
         axis.imshow(images[index].reshape(image_shape), cmap="gray_r", vmin=0, vmax=1)
-        axis.set_title(
-            f"true {true_labels[index]}, pred {predicted_labels[index]}",
-            color="black" if correct else MISTAKE_COLOR,
-            fontsize=9,
-        )
-    what = "misclassified test images" if mistakes_only else "test images"
-    if len(shown) == 0:
-        what = "no misclassified test images"
+        axis.set_title(f"#{index}: true {true_labels[index]}, pred {predicted_labels[index]}",
+                       color="black" if correct else MISTAKE_COLOR, fontsize=8)  # fmt: skip
+    if mistakes_only:
+        what = f"the first {len(shown)} misclassified test images" if len(shown) else "no misclassified test images"
+    else:
+        what = "test images, with the first mistakes among them"
     figure.suptitle(f"Predictions on {what} (mistakes in red)")
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def chosen_for_the_grid(true_labels, predicted_labels, mistakes_only, count, least_mistakes=4):
+    """Indices of the images the prediction grid shows, in test-set order."""
+    wrong = np.flatnonzero(true_labels != predicted_labels)
+    if mistakes_only:
+        return wrong[:count]
+    first = np.arange(min(count, len(true_labels)))
+    missing = max(0, least_mistakes - np.count_nonzero(wrong < len(first)))
+    extra = wrong[wrong >= len(first)][: min(missing, len(first))]  # the next mistakes, in place of the last images
+    return np.concatenate([first[: len(first) - len(extra)], extra])
 
 
 def plot_training_curves(history, path):
@@ -94,8 +105,14 @@ def plot_training_curves(history, path):
         accuracy_axis.plot(epochs, [100 * record["val_accuracy"] for record in history], "o-", label="validation")
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss", yscale="log")
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    plain_numbers = FuncFormatter(lambda value, position: f"{value:g}")  # 0.4, not 4x10^-1
+    loss_axis.yaxis.set_major_formatter(plain_numbers)
+    loss_axis.yaxis.set_minor_formatter(plain_numbers)
     for axis in (loss_axis, accuracy_axis):
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(epochs) <= 12:
+            axis.set_xticks(epochs)  # every epoch, and only whole ones
+        else:
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(True, alpha=0.3)
         axis.legend()
     figure.tight_layout()
@@ -128,16 +145,17 @@ def plot_confusion_matrix(counts, path):
 
     Correct predictions (the diagonal) are drawn in green; mistakes in shades of red, darker for more,
     on their own scale, so that a handful of confusions stands out next to a thousand correct answers.
+    Cells with no mistake stay white.
     """
     num_classes = len(counts)
     on_diagonal = np.eye(num_classes, dtype=bool)
-    mistakes = np.ma.masked_where(on_diagonal, counts)
+    mistakes = np.ma.masked_where(on_diagonal | (counts == 0), counts)
     figure, (matrix_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(12, 5.5), gridspec_kw={"width_ratios": [1.4, 1]})
-    most_mistakes = max(int(mistakes.max()), 1)  # at least 1, so that a perfect score still draws
+    most_mistakes = max(int(mistakes.max() or 0), 1)  # at least 1, so that a perfect score still draws
     matrix_axis.imshow(mistakes, cmap="Reds", vmin=0, vmax=most_mistakes)
     matrix_axis.imshow(np.ma.masked_where(~on_diagonal, counts), cmap="Greens", vmin=0, vmax=2 * counts.max())
     for (i, j), count in np.ndenumerate(counts):
-        dark = not on_diagonal[i, j] and count > 0.6 * mistakes.max()
+        dark = not on_diagonal[i, j] and count > 0.6 * most_mistakes
         matrix_axis.text(j, i, str(count), ha="center", va="center", fontsize=8, color="white" if dark else "black")
     matrix_axis.set(
         xticks=range(num_classes), yticks=range(num_classes), xlabel="predicted digit", ylabel="true digit",
@@ -182,31 +200,48 @@ def plot_confident_mistakes(images, true_labels, probabilities, path, count=24, 
     return save_figure(figure, path)
 
 
-def plot_hidden_units(first_layer_weights, path, count=36, image_shape=(28, 28), seed=0):
-    """The input weights of a random sample of hidden units, each drawn as an image.
+def plot_hidden_units(network, images, path, count=36, seed=0):
+    """A random sample of first-layer hidden units: each unit's input weights, and what training changed in them.
 
-    first_layer_weights: (784, H). Column k holds the weight unit k gives to every pixel: red pixels push
-    the unit towards firing, blue ones hold it back, white ones do not matter.
+    Column k of W1 holds the weight unit k gives to every pixel: red pixels push the unit towards firing, blue
+    ones hold it back. The weights are the random start plus what training added; the change (end - start) shows
+    the learned part alone. Each unit is titled with the share of `images` (the first 2,000) it fires on, and how
+    far its weights
+    moved from their start (|change| / |start|): a unit that fires on almost no image gets almost no gradient.
     """
-    hidden_size = first_layer_weights.shape[1]
+    W1, start = network.weights[0], Network(network.layer_sizes, seed=network.seed).weights[0]  # (784, H) each
+    fires = np.mean(network.forward(images[:2000])[1]["layer_inputs"][1] > 0, axis=0)  # (H,): share of images
+    moved = np.linalg.norm(W1 - start, axis=0) / np.linalg.norm(start, axis=0)  # (H,)
+    hidden_size = W1.shape[1]
     units = np.sort(np.random.default_rng(seed).choice(hidden_size, size=min(count, hidden_size), replace=False))
+    pictures, titles = [], []
+    for unit in units:
+        pictures += [W1[:, unit].reshape(network.image_shape), (W1 - start)[:, unit].reshape(network.image_shape)]
+        titles += [f"unit {unit}: {100 * fires[unit]:.1f}%", f"moved {100 * moved[unit]:.0f}%"]
+    which = f"{len(units)} of the {hidden_size}" if len(units) < hidden_size else f"the {hidden_size}"
     return plot_weight_images(
-        [first_layer_weights[:, unit].reshape(image_shape) for unit in units], [f"unit {unit}" for unit in units],
-        f"What {len(units)} of the {hidden_size} hidden units look for (red +, blue -)", path,
+        pictures, titles, f"What {which} hidden units look for: each unit's weights, then what training changed\n"
+        "(red +, blue -; % = share of test digits the unit fires on; moved = |change| / |start|)", path,
+        columns=12 if len(units) >= 6 else 2 * len(units),
     )  # fmt: skip
 
 
-def plot_filters(filters, kernel_size, path):
-    """The first convolution layer's filters, each a kernel_size x kernel_size image (red +, blue -).
+def plot_filters(network, path):
+    """The first convolution layer's filters at their random start, after training, and the change between.
 
-    filters: (K * K * 1, C). A filter responds most to a patch that looks like it: many turn out to be
-    detectors of strokes and edges in one direction.
+    Each filter is a K x K image (red +, blue -). A filter responds most to a patch that looks like it: the
+    change shows what training taught it, often a stroke or an edge in one direction.
     """
-    count = filters.shape[1]
+    start = ConvNetwork(network.conv_channels, network.hidden_sizes, network.kernel_size, seed=network.seed,
+                        image_shape=network.image_shape).conv_weights[0]  # fmt: skip
+    end, size = network.conv_weights[0], network.kernel_size  # (K * K, C) each
+    moved = np.linalg.norm(end - start, axis=0) / np.linalg.norm(start, axis=0)
+    count = min(end.shape[1], 8)
+    pictures = [array[:, index].reshape(size, size) for array in (start, end, end - start) for index in range(count)]
+    titles = [f"{row} {index}" for row in ("start", "trained", "change") for index in range(count)]
     return plot_weight_images(
-        [filters[:, index].reshape(kernel_size, kernel_size) for index in range(count)],
-        [f"filter {index}" for index in range(count)],
-        f"The {count} learned {kernel_size}x{kernel_size} filters of the first convolution layer", path, columns=8,
+        pictures, titles, f"First-layer {size}x{size} filters: start, trained, and the change (each moved by "
+        f"{100 * np.median(moved):.0f}% of its start, median of {end.shape[1]})", path, columns=count,
     )  # fmt: skip
 
 
@@ -277,7 +312,7 @@ def plot_tuning_results(results, path):
     """Validation accuracy against learning rate: one panel per batch size, one line per hidden size.
 
     results: the trials of tune.py, dicts with learning_rate, hidden_size, batch_size, val_accuracy, status.
-    Diverged trials are marked with an x at the bottom of their panel.
+    Failed trials (diverged or not learning) are marked with an x at the bottom of their panel.
     """
     batch_sizes = sorted({result["batch_size"] for result in results})
     hidden_sizes = sorted({result["hidden_size"] for result in results})
@@ -301,7 +336,8 @@ def plot_tuning_results(results, path):
             axis.xaxis.set_minor_formatter(NullFormatter())
         axis.grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("validation accuracy (%)")
-    axes[0, 0].legend(title="x: diverged", fontsize=8)
+    any_failed = any(result["status"] != "ok" for result in results)
+    axes[0, 0].legend(title="x: diverged or not learning" if any_failed else None, fontsize=8)
     figure.suptitle("Hyperparameter search, scored on the validation set")
     figure.tight_layout()
     return save_figure(figure, path)
@@ -324,10 +360,10 @@ def evaluation_figures(network, test_images, test_labels, probabilities, results
     plot_confident_mistakes(test_images, test_labels, probabilities, results_dir / "confident_mistakes.png",
                             image_shape=shape)  # fmt: skip
     if isinstance(network, ConvNetwork):
-        plot_filters(network.conv_weights[0], network.kernel_size, results_dir / "filters.png")
+        plot_filters(network, results_dir / "filters.png")
         plot_feature_maps(network, test_images[0], results_dir / "feature_maps.png")
     else:
-        plot_hidden_units(network.weights[0], results_dir / "hidden_units.png", image_shape=shape)
+        plot_hidden_units(network, test_images, results_dir / "hidden_units.png")
 
 
 def show_or_close(show, path=None):
@@ -343,6 +379,13 @@ def show_or_close(show, path=None):
     plt.close("all")
 
 
+def results_dir_problem(folder):
+    """Why figures cannot be saved in `folder` (a file stands where it or one of its parents should be), or None."""
+    folder = Path(folder)
+    blocking = next((path for path in [folder, *folder.parents] if path.exists() and not path.is_dir()), None)
+    return f"--results-dir: '{blocking}' is a file, not a folder" if blocking else None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Draw the evaluation figures of a saved model on the test images.")
     parser.add_argument("--weights", default="model_weights.npz", help="model file to load (default: %(default)s)")
@@ -351,20 +394,34 @@ def main(argv=None):
     parser.add_argument("--mistakes-only", action="store_true", help="prediction grid of misclassified images only")
     parser.add_argument("--no-show", action="store_true", help="save the figures without opening a window")
     args = parser.parse_args(argv)
+    if results_dir_problem(args.results_dir):
+        parser.error(results_dir_problem(args.results_dir))
     try:
-        network = load_model(args.weights)
+        draw_saved_model(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nInterrupted (Ctrl-C).\n")
+        sys.exit(130)
+
+
+def draw_saved_model(args):
+    """Load the model and the test images, print the test accuracy, and draw every figure."""
+    try:
         test_images, test_labels = data_loader.load_test_data(args.data_dir)
+        network = load_digit_model(args.weights, image_shape=data_loader.read_image_shape(args.data_dir, "test"))
     except (ModelFileError, data_loader.DataError) as error:
         sys.exit(f"error: {error}")
-    if np.prod(network.image_shape) != test_images.shape[1]:
-        sys.exit(f"error: '{args.weights}' expects {network.image_shape} images, "
-                 f"but the images in '{args.data_dir}' have {test_images.shape[1]} pixels")  # fmt: skip
     probabilities = network.predict_probabilities(test_images)  # (N, 10)
     print(f"Test accuracy: {100 * np.mean(probabilities.argmax(axis=1) == test_labels):.2f}%")
-    evaluation_figures(network, test_images, test_labels, probabilities, args.results_dir, args.mistakes_only)
-    methods, path = ["shift", "affine", "elastic"], Path(args.results_dir) / "augmented_samples.png"
-    plot_augmented_samples(test_images[:4], methods, path, image_shape=network.image_shape)
-    show_or_close(not args.no_show)
+    results = Path(args.results_dir)
+    try:
+        evaluation_figures(network, test_images, test_labels, probabilities, results, args.mistakes_only)
+        methods = ["shift", "affine", "elastic"]
+        plot_augmented_samples(
+            test_images[:4], methods, results / "augmented_samples.png", image_shape=network.image_shape
+        )
+    except OSError as error:
+        sys.exit(f"error: could not save the figures in '{results}' ({error.strerror or error})")
+    show_or_close(not args.no_show, results / "predictions.png")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def test_filter_and_feature_map_figures(tmp_path):
     net = ConvNetwork(conv_channels=(6, 20), hidden_sizes=(8,))
     image = np.random.default_rng(0).random(784, dtype=np.float32)
     assert [m.shape for m in net.feature_maps(image)] == [(24, 24, 6), (8, 8, 20)]
-    assert is_png(visualize.plot_filters(net.conv_weights[0], 5, tmp_path / "filters.png"))
+    assert is_png(visualize.plot_filters(net, tmp_path / "filters.png"))
     assert is_png(visualize.plot_feature_maps(net, image, tmp_path / "maps.png"))
 
 

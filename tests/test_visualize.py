@@ -3,6 +3,7 @@
 import numpy as np
 
 import visualize
+from conv_network import ConvNetwork
 from model_files import save_model
 from network import Network
 
@@ -40,7 +41,7 @@ def test_mistakes_are_titled_in_red(tmp_path, monkeypatch):
     )
     labels = np.array([1, 2, 3])
     visualize.plot_prediction_grid(np.zeros((3, 784)), labels, np.array([1, 5, 3]), tmp_path / "x.png")
-    assert titles == [("true 1, pred 1", "black"), ("true 2, pred 5", "red"), ("true 3, pred 3", "black")]
+    assert titles == [("#0: true 1, pred 1", "black"), ("#1: true 2, pred 5", "red"), ("#2: true 3, pred 3", "black")]
 
 
 def test_training_curves(tmp_path):
@@ -113,9 +114,97 @@ def test_every_evaluation_figure_is_a_png(tmp_path):
         assert is_png(tmp_path / name), name
 
 
-def test_hidden_units_fewer_than_asked(tmp_path):
-    weights = np.random.default_rng(0).normal(size=(784, 5)).astype(np.float32)
-    assert is_png(visualize.plot_hidden_units(weights, tmp_path / "units.png", count=36))
+def figure_texts(monkeypatch):
+    """Instead of saving figures, collect the titles of every drawing and of the whole figure, and the images."""
+    texts = {"titles": [], "suptitle": [], "images": []}
+
+    def collect(figure, path):
+        texts["titles"] += [axis.get_title() for axis in figure.axes if axis.get_title()]
+        texts["suptitle"].append(figure._suptitle.get_text() if figure._suptitle else "")
+        texts["images"] += [axis.images[0].get_array() for axis in figure.axes if axis.images]
+        return path
+
+    monkeypatch.setattr(visualize, "save_figure", collect)
+    return texts
+
+
+def test_hidden_units_show_their_change_how_often_they_fire_and_how_far_they_moved(tmp_path, monkeypatch):
+    texts = figure_texts(monkeypatch)
+    network = Network([784, 5, 10], seed=3)
+    start = network.weights[0].copy()
+    network.weights[0][:, 2] *= 3  # unit 2 moved by twice its start
+    network.biases[0][:] = [-100, 100, 100, 100, 100]  # unit 0 never fires, the others always
+    visualize.plot_hidden_units(network, np.random.default_rng(0).random((50, 784), dtype=np.float32), tmp_path / "u")
+    assert texts["titles"][:6] == ["unit 0: 0.0%", "moved 0%", "unit 1: 100.0%", "moved 0%", "unit 2: 100.0%",
+                                   "moved 200%"]  # fmt: skip
+    assert "What the 5 hidden units look for" in texts["suptitle"][0]
+    np.testing.assert_allclose(texts["images"][5], (network.weights[0] - start)[:, 2].reshape(28, 28))
+
+
+def test_filters_are_shown_at_their_start_trained_and_changed(tmp_path, monkeypatch):
+    texts = figure_texts(monkeypatch)
+    network = ConvNetwork(conv_channels=(3, 4), hidden_sizes=(8,), seed=5)
+    start = network.conv_weights[0].copy()
+    network.conv_weights[0] += 1
+    visualize.plot_filters(network, tmp_path / "filters.png")
+    assert texts["titles"] == [f"{row} {index}" for row in ("start", "trained", "change") for index in range(3)]
+    np.testing.assert_allclose(texts["images"][0], start[:, 0].reshape(5, 5))  # rebuilt from the seed
+    np.testing.assert_allclose(texts["images"][6], np.ones((5, 5)), rtol=1e-6)
+
+
+def test_the_prediction_grid_always_shows_some_mistakes(tmp_path, monkeypatch):
+    texts = figure_texts(monkeypatch)
+    labels = np.arange(100) % 10
+    predicted = labels.copy()
+    predicted[[51, 62, 73, 84, 95]] = 0  # five mistakes, none among the first 36
+    visualize.plot_prediction_grid(np.zeros((100, 784)), labels, predicted, tmp_path / "grid.png")
+    mistakes = [f"#{i}: true {i % 10}, pred 0" for i in (51, 62, 73, 84)]
+    assert len(texts["titles"]) == 36 and texts["titles"][-4:] == mistakes
+    assert texts["titles"][:32] == [f"#{i}: true {i % 10}, pred {i % 10}" for i in range(32)]
+
+
+def test_one_epoch_curves_have_one_whole_tick(tmp_path, monkeypatch):
+    ticks = []
+    monkeypatch.setattr(visualize, "save_figure", lambda figure, path: ticks.append(figure.axes[0].get_xticks()))
+    history = [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4, "train_accuracy": 0.9, "val_accuracy": 0.88}]
+    visualize.plot_training_curves(history, tmp_path / "curves.png")
+    assert list(ticks[0]) == [1]
+
+
+def test_cells_without_mistakes_stay_white(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(visualize, "save_figure", lambda figure, path: drawn.append(figure.axes[0].images[0]))
+    counts = np.array([[5, 0], [2, 7]])
+    visualize.plot_confusion_matrix(counts, tmp_path / "confusion.png")
+    reds = drawn[0].get_array()
+    assert reds.mask[0, 1] and reds.mask[0, 0] and not reds.mask[1, 0]  # the 0 and the diagonal are not tinted
+
+
+def test_a_tuning_figure_without_failures_does_not_mention_them(tmp_path, monkeypatch):
+    legends = []
+    monkeypatch.setattr(visualize, "save_figure", lambda figure, path: legends.append(figure.axes[0].get_legend()))
+    trial = {"learning_rate": 0.1, "hidden_size": 16, "batch_size": 64, "val_accuracy": 0.9, "status": "ok"}
+    visualize.plot_tuning_results([trial], tmp_path / "tuning.png")
+    visualize.plot_tuning_results([trial, {**trial, "learning_rate": 9, "status": "diverged"}], tmp_path / "t.png")
+    assert legends[0].get_title().get_text() == "" and "diverged" in legends[1].get_title().get_text()
+
+
+def test_visualize_refuses_what_it_cannot_draw(small_mnist, tmp_path):
+    save_model(Network([784, 8, 5], seed=0), tmp_path / "five.npz")
+    save_model(Network([400, 8, 10], seed=0), tmp_path / "small.npz")
+    (tmp_path / "a file").write_text("not a folder")
+    cases = [
+        (["--weights", tmp_path / "five.npz"], "has 5 outputs"),
+        (["--weights", tmp_path / "small.npz"], "takes 20x20 images, not 28x28"),
+        (
+            ["--weights", tmp_path / "small.npz", "--results-dir", tmp_path / "a file" / "sub"],
+            "is a file, not a folder",
+        ),
+    ]
+    for arguments, message in cases:
+        result = run_script("visualize.py", *arguments, "--data-dir", small_mnist, "--no-show")
+        assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr, message
+        assert not (tmp_path / "figures").exists()
 
 
 def test_augmented_samples_figure(tmp_path):
