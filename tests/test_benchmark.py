@@ -11,6 +11,7 @@ def test_benchmark_runs_and_reports(small_mnist):
     assert result.returncode == 0, result.stderr
     output = result.stdout
     assert re.search(r"project / GEMM only\s+\d+\.\d\dx", output)
+    assert re.search(r"of which clipping\s+\d+\.\d+s\s+\d+\.\d% of the epoch", output)
     assert re.search(r"scikit-learn (epoch\s+\d+\.\d+s|\s+not installed)", output)
     for method in ("shift", "affine", "elastic"):
         assert re.search(rf"{method}\s+\d+\.\d+s\s+\d+\.\d\dx of training", output)
