@@ -92,6 +92,7 @@ PRESETS = {
         "dropout": 0.5, "augment": "affine",
     },
 }  # fmt: skip
+PROGRESS_AFTER_SECONDS = 1  # an epoch shows a progress line once it has run this long (on a terminal only)
 STARTING_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 0.001, "adam": 0.001}
 
 
@@ -211,7 +212,7 @@ class Progress:
     """How far the current epoch has come, on one line of a terminal that each update overwrites.
 
     Only on a terminal (a log file or a pipe gets one line per epoch, nothing else), and only once an epoch
-    has run for a second: short epochs need no progress bar.
+    has run for PROGRESS_AFTER_SECONDS: short epochs need no progress bar.
     """
 
     def __init__(self, stream=sys.stderr):
@@ -223,7 +224,8 @@ class Progress:
             return
         if steps_done == 1:
             self.epoch_started = time.monotonic()
-        if time.monotonic() - self.epoch_started > 1 and (steps_done % 10 == 0 or steps_done == steps_per_epoch):
+        running_long = time.monotonic() - self.epoch_started > PROGRESS_AFTER_SECONDS
+        if running_long and (steps_done % 10 == 0 or steps_done == steps_per_epoch):
             filled = 30 * steps_done // steps_per_epoch
             self.stream.write(f"\repoch {epoch}/{total_epochs} [{'#' * filled}{'.' * (30 - filled)}] "
                               f"{steps_done}/{steps_per_epoch} steps")  # fmt: skip
@@ -375,19 +377,29 @@ def rule_problem(name, value, rules):
     return None
 
 
-def preset_problem(presets, constants):
-    """A message about the first preset key that is not a constant above or whose value has the wrong type."""
+def preset_problem(presets, constants, rules):
+    """A message about the first preset key that is not a constant above, whose value has the wrong type, or
+    whose value breaks its rule."""
     for preset, settings in presets.items():
         for name, value in settings.items():
+            where = f"PRESETS['{preset}'] in train.py"
             if name not in constants:
-                return (f"PRESETS['{preset}'] in train.py sets '{name}', which is not a hyperparameter; "
-                        f"the names are those of the constants at the top: {', '.join(constants)}")  # fmt: skip
+                return (f"{where} sets '{name}', which is not a hyperparameter; the names are those of the "
+                        f"constants at the top: {', '.join(constants)}")  # fmt: skip
             default = constants[name][0]
-            if type(value) is not type(default) and not (isinstance(default, float) and type(value) is int):
-                return (
-                    f"PRESETS['{preset}'] in train.py sets {name} to {value!r}; it must be like its default {default!r}"
-                )
+            if not same_kind(value, default):
+                return f"{where} sets {name} to {value!r}; it must be like its default {default!r}"
+            problem = rule_problem(name, value, rules)
+            if problem:
+                return f"{where}: {problem}"
     return None
+
+
+def same_kind(value, default):
+    """Whether `value` can stand in for `default`: the same type (an int for a float too), item by item for lists."""
+    if isinstance(default, list):
+        return isinstance(value, list) and len(value) > 0 and all(same_kind(item, default[0]) for item in value)
+    return type(value) is type(default) or (type(default) is float and type(value) is int)
 
 
 def parse_arguments(argv=None):
@@ -398,7 +410,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--preset", choices=sorted(PRESETS), help=recipes)
     add_flags(parser, constants, RULES, ALIASES)
     parser.add_argument("--no-show", action="store_true", help="save the figures but open no window")
-    problem = preset_problem(PRESETS, constants)
+    problem = preset_problem(PRESETS, constants, RULES)
     if problem:
         parser.error(problem)
     preset = parser.parse_known_args(argv)[0].preset  # a first look, only to find the preset
