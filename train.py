@@ -92,6 +92,7 @@ PRESETS = {
         "dropout": 0.5, "augment": "affine",
     },
 }  # fmt: skip
+PROGRESS_AFTER_SECONDS = 1  # an epoch shows a progress line once it has run this long (on a terminal only)
 STARTING_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 0.001, "adam": 0.001}
 
 
@@ -133,7 +134,8 @@ def train_one_epoch(network, optimizer, images, labels, epoch, args, rng, progre
     """Shuffle the training images, then take one gradient step per mini-batch.
 
     Returns the epoch's record: mean loss and accuracy over its mini-batches, the last learning rate, and
-    how many steps gradient clipping shortened.
+    how many steps gradient clipping shortened. Raises DivergedError when the loss or the weights become NaN
+    or inf.
     """
     steps_per_epoch = math.ceil(len(images) / args.batch_size)
     order = rng.permutation(len(images))  # a new random order every epoch
@@ -151,6 +153,8 @@ def train_one_epoch(network, optimizer, images, labels, epoch, args, rng, progre
         correct += batch_correct
         clipped += 0 < args.clip_norm < norm
         progress.update(epoch, args.epochs, step_in_epoch + 1, steps_per_epoch)
+    if not all(np.isfinite(parameter).all() for parameter in network.parameters()):  # the last step blew up
+        raise DivergedError(divergence_advice(f"the weights became NaN or inf in epoch {epoch}", args))
     return {"epoch": epoch, "train_loss": loss_sum / len(images), "train_accuracy": correct / len(images),
             "learning_rate": rate, "steps": steps_per_epoch, "clipped": clipped}  # fmt: skip
 
@@ -208,7 +212,7 @@ class Progress:
     """How far the current epoch has come, on one line of a terminal that each update overwrites.
 
     Only on a terminal (a log file or a pipe gets one line per epoch, nothing else), and only once an epoch
-    has run for a second: short epochs need no progress bar.
+    has run for PROGRESS_AFTER_SECONDS: short epochs need no progress bar.
     """
 
     def __init__(self, stream=sys.stderr):
@@ -220,7 +224,8 @@ class Progress:
             return
         if steps_done == 1:
             self.epoch_started = time.monotonic()
-        if time.monotonic() - self.epoch_started > 1 and (steps_done % 10 == 0 or steps_done == steps_per_epoch):
+        running_long = time.monotonic() - self.epoch_started > PROGRESS_AFTER_SECONDS
+        if running_long and (steps_done % 10 == 0 or steps_done == steps_per_epoch):
             filled = 30 * steps_done // steps_per_epoch
             self.stream.write(f"\repoch {epoch}/{total_epochs} [{'#' * filled}{'.' * (30 - filled)}] "
                               f"{steps_done}/{steps_per_epoch} steps")  # fmt: skip
@@ -255,7 +260,12 @@ def check_still_learning(history, num_classes, num_images, args):
 
 def divergence_advice(what_happened, args):
     """The loss blew up: the steps were too large. Which setting made them so, and what to try."""
-    causes = [f"try --learning-rate {args.learning_rate / 10:g}"]
+    usual = STARTING_LEARNING_RATES[args.optimizer]
+    if args.learning_rate > usual * 3:
+        causes = [f"--learning-rate {args.learning_rate:g} is far above the {usual:g} that works with "
+                  f"--optimizer {args.optimizer}: try --learning-rate {usual:g}"]  # fmt: skip
+    else:
+        causes = [f"try a smaller --learning-rate, such as {args.learning_rate / 10:g}"]
     if args.clip_norm == 0 or args.clip_norm > 5:
         causes.append("or limit each step with --clip-norm 5")
     if args.learning_rate * args.l2 >= 1:
@@ -276,15 +286,21 @@ def not_learning_advice(record, steps_done, num_images, args):
                       f"--optimizer {args.optimizer}; the ReLU units have probably died: try {usual:g}")  # fmt: skip
     if args.warmup_epochs > args.epochs / 2:
         causes.append(f"--warmup-epochs {args.warmup_epochs:g} keeps the learning rate small for most of the run")
-    if args.clip_norm > 0 and record["clipped"] > record["steps"] / 2:
-        causes.append(f"--clip-norm {args.clip_norm:g} shortened most steps to almost nothing: try --clip-norm 0")
+    # a healthy run's gradients are 0.3 to 1.8 long (the first 200 steps of the default run, seed 0): a
+    # --clip-norm below that shortens every step, while one above it only catches the blown-up ones
+    if 0 < args.clip_norm < 0.3 and record["clipped"] > record["steps"] / 2:
+        causes.append(f"--clip-norm {args.clip_norm:g} shortened most steps to almost nothing: try --clip-norm 5")
     if args.l2 * args.learning_rate > 0.001:
-        causes.append(f"--l2 {args.l2:g} pulls the weights to 0 faster than the data moves them: try --l2 0")
+        causes.append(f"--l2 {args.l2:g} (weight decay) pulls the weights to 0 faster than the data moves them: "
+                      "try --l2 0")  # fmt: skip
     if args.augment in ("shift", "affine") and args.max_shift >= 7:
         causes.append(f"--max-shift {args.max_shift} pushes the digits out of the frame: try --max-shift 1")
-    if num_images < 100 or steps_done < 100:
-        causes.append(f"{plural(num_images, 'training image')} and {plural(steps_done, 'step')} are too few to "
-                      "learn from: use more images (--validation-size), smaller batches or more epochs")  # fmt: skip
+    if num_images < 100:
+        causes.append(f"{plural(num_images, 'training image')} are too few to learn from: use more (a smaller "
+                      "--validation-size keeps more of them for training)")  # fmt: skip
+    if steps_done < 100:
+        causes.append(f"this run ended after only {plural(steps_done, 'gradient step')}, which may be too few to "
+                      "start learning: use more epochs or a smaller --batch-size")  # fmt: skip
     if not causes:
         causes.append("check the data (--data-dir) and the options of this run against the defaults in train.py")
     return (f"the network is not learning: its training accuracy is {100 * record['train_accuracy']:.1f}% after "
@@ -361,19 +377,29 @@ def rule_problem(name, value, rules):
     return None
 
 
-def preset_problem(presets, constants):
-    """A message about the first preset key that is not a constant above or whose value has the wrong type."""
+def preset_problem(presets, constants, rules):
+    """A message about the first preset key that is not a constant above, whose value has the wrong type, or
+    whose value breaks its rule."""
     for preset, settings in presets.items():
         for name, value in settings.items():
+            where = f"PRESETS['{preset}'] in train.py"
             if name not in constants:
-                return (f"PRESETS['{preset}'] in train.py sets '{name}', which is not a hyperparameter; "
-                        f"the names are those of the constants at the top: {', '.join(constants)}")  # fmt: skip
+                return (f"{where} sets '{name}', which is not a hyperparameter; the names are those of the "
+                        f"constants at the top: {', '.join(constants)}")  # fmt: skip
             default = constants[name][0]
-            if type(value) is not type(default) and not (isinstance(default, float) and type(value) is int):
-                return (
-                    f"PRESETS['{preset}'] in train.py sets {name} to {value!r}; it must be like its default {default!r}"
-                )
+            if not same_kind(value, default):
+                return f"{where} sets {name} to {value!r}; it must be like its default {default!r}"
+            problem = rule_problem(name, value, rules)
+            if problem:
+                return f"{where}: {problem}"
     return None
+
+
+def same_kind(value, default):
+    """Whether `value` can stand in for `default`: the same type (an int for a float too), item by item for lists."""
+    if isinstance(default, list):
+        return isinstance(value, list) and len(value) > 0 and all(same_kind(item, default[0]) for item in value)
+    return type(value) is type(default) or (type(default) is float and type(value) is int)
 
 
 def parse_arguments(argv=None):
@@ -384,7 +410,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--preset", choices=sorted(PRESETS), help=recipes)
     add_flags(parser, constants, RULES, ALIASES)
     parser.add_argument("--no-show", action="store_true", help="save the figures but open no window")
-    problem = preset_problem(PRESETS, constants)
+    problem = preset_problem(PRESETS, constants, RULES)
     if problem:
         parser.error(problem)
     preset = parser.parse_known_args(argv)[0].preset  # a first look, only to find the preset
@@ -435,7 +461,8 @@ def build_model(args, image_shape):
     except ValueError as error:
         raise ValueError(f"--conv-channels: {error}; use fewer convolution layers") from None
     if count > MAX_PARAMETERS:
-        raise ValueError(f"--hidden-sizes/--conv-channels: that network would have {count:,} parameters "
+        options = "--hidden-sizes and --conv-channels" if args.model == "cnn" else "--hidden-sizes"
+        raise ValueError(f"{options}: that network would have {count:,} parameters "
                          f"({count * 4 / 1e9:.1f} GB); this program builds at most {MAX_PARAMETERS:,}")  # fmt: skip
     if args.max_shift >= min(image_shape):
         raise ValueError(f"--max-shift {args.max_shift} is as large as the {image_shape[0]}x{image_shape[1]} "
@@ -457,16 +484,21 @@ def describe(network):
 
 
 def load_data(args):
-    """(training, validation and test images and labels), checked to share one image shape."""
+    """(training, validation and test images and labels), checked to share one image shape, and that shape.
+
+    Raises DataError when the test images have another size than the training images, or when the
+    training images show fewer than two different digits: then there is nothing to tell apart.
+    """
     train_images, train_labels, val_images, val_labels = data_loader.load_training_data(
         args.data_dir, args.validation_size
     )
-    test_images, test_labels = data_loader.load_test_data(args.data_dir)
+    digits = np.unique(train_labels)
+    if len(digits) < 2:
+        raise data_loader.DataError(f"the training images in '{args.data_dir}' show only the digit {digits[0]} "
+                                    f"({plural(len(train_images), 'image')}): the network needs at least two "
+                                    "different digits to learn to tell them apart")  # fmt: skip
     image_shape = data_loader.read_image_shape(args.data_dir)
-    if data_loader.read_image_shape(args.data_dir, "test") != image_shape:
-        rows, columns = image_shape
-        raise data_loader.DataError(f"the training images in '{args.data_dir}' are {rows}x{columns}, but its test "
-                                    "images are not: both must have the same size")  # fmt: skip
+    test_images, test_labels = data_loader.load_test_data(args.data_dir, image_shape)  # refuses another size
     return (train_images, train_labels, val_images, val_labels, test_images, test_labels), image_shape
 
 

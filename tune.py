@@ -200,8 +200,8 @@ def search(args):
         sys.exit(f"error: {error}")
     settings = settings_to_try(args)
     kind = "random search" if args.trials else "grid search"
-    print(f"Tuning: {kind} of {len(settings)} settings, {args.epochs} epochs each, scored on "
-          f"{len(data[2]):,} validation images")  # fmt: skip
+    print(f"Tuning: {kind} of {train.plural(len(settings), 'setting')}, {train.plural(args.epochs, 'epoch')} "
+          f"each, scored on {len(data[2]):,} validation images")  # fmt: skip
 
     results = []
     try:
@@ -217,8 +217,9 @@ def search(args):
     except KeyboardInterrupt:
         print(f"Search interrupted (Ctrl-C) after {train.plural(len(results), 'complete trial')}; ranking those.")
 
-    if not results:
-        sys.exit("No trial finished: tuning.csv and tuning.png were not changed.")
+    if not results:  # only Ctrl-C ends a search before its first trial ends: a failed trial is a result too
+        print("No trial finished: tuning.csv and tuning.png were not changed.", file=sys.stderr)
+        sys.exit(130)
     rows = ranked(results)
     print(format_table(rows))
     print(paste_instructions(rows[0], args) if rows[0]["status"] == "ok" else failure_advice(results))

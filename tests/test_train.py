@@ -1,5 +1,6 @@
 """train.py end to end through its command line, on a small slice of the real data."""
 
+import io
 import os
 import re
 import signal
@@ -11,7 +12,7 @@ import pytest
 
 import train
 from conv_network import ConvNetwork
-from model_files import load_model, save_model
+from model_files import load_model
 from network import Network
 from optimizers import SGD, make_optimizer
 
@@ -110,27 +111,6 @@ def test_too_large_validation_set_is_a_clean_error(small_mnist, tmp_path):
     result = run_script("train.py", "--data-dir", small_mnist, "--validation-size", "3000", *outputs(tmp_path))
     assert result.returncode == 1
     assert "error: validation size 3000" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_divergence_stops_without_touching_the_weights(small_mnist, tmp_path):
-    save_model(Network([784, 8, 10], seed=5), tmp_path / "model.npz")  # the user's precious model
-    before = (tmp_path / "model.npz").read_bytes()
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        small_mnist,
-        "--epochs",
-        "5",
-        "--learning-rate",
-        "1000",
-        *SMALL_RUN,
-        *outputs(tmp_path),
-    )
-    assert result.returncode == 1
-    assert "error: training diverged" in result.stderr
-    assert "--learning-rate" in result.stderr and "--clip-norm" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert (tmp_path / "model.npz").read_bytes() == before
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sending Ctrl-C to a child process is POSIX-only here")
@@ -232,3 +212,128 @@ def test_a_non_square_data_set_trains_with_its_own_image_shape(tmp_path):
                         "--hidden-size", "16", "--augment", "affine", "--no-show", *outputs(tmp_path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert load_model(tmp_path / "model.npz").image_shape == (6, 9)
+
+
+# ----- each hyperparameter declared once, as a constant at the top of train.py -----------------------------
+
+
+def test_help_lists_one_flag_per_constant():
+    constants = train.read_constants(train.__file__, vars(train))
+    result = run_script("train.py", "--help", env={**os.environ, "COLUMNS": "200"})  # one line per option
+    assert result.returncode == 0, result.stderr
+    first_flags = re.findall(r"^  (-[\w-]+)", result.stdout, re.MULTILINE)
+    expected = [f"--{name.replace('_', '-')}" for name in constants]
+    assert sorted(first_flags) == sorted(["-h", "--preset", "--no-show", *expected])
+    assert "--hidden-sizes N,N,..., --hidden-size N,N,..." in result.stdout
+    assert "(comma-separated; default: 512)" in result.stdout and "(comma-separated; default: 32,64)" in result.stdout
+    assert "(default: 0.1)" in result.stdout  # the learning rate, a number
+
+
+def test_hidden_size_is_an_alias_of_hidden_sizes():
+    assert train.parse_arguments(["--hidden-size", "64"]).hidden_sizes == [64]
+    assert train.parse_arguments(["--hidden-sizes", "64,32"]).hidden_sizes == [64, 32]
+
+
+@pytest.mark.parametrize(
+    "preset, message",
+    [
+        ({"hiden_sizes": [8]}, "sets 'hiden_sizes', which is not a hyperparameter"),
+        ({"epochs": "5"}, "sets epochs to '5'; it must be like its default 20"),
+        ({"hidden_sizes": 64}, "sets hidden_sizes to 64; it must be like its default [512]"),
+        ({"hidden_sizes": ["64"]}, "sets hidden_sizes to ['64']"),
+        ({"learning_rate": True}, "sets learning_rate to True"),
+        ({"dropout": 1.5}, ": --dropout must be at least 0 and less than 1"),
+    ],
+)
+def test_a_broken_preset_is_refused_by_name(monkeypatch, capsys, preset, message):
+    monkeypatch.setattr(train, "PRESETS", {"fast": preset})
+    with pytest.raises(SystemExit):
+        train.parse_arguments([])
+    error_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "PRESETS['fast'] in train.py" in error_line and message in error_line
+
+
+def test_an_integer_in_a_preset_may_stand_for_a_float():
+    assert train.preset_problem({"fast": {"learning_rate": 1}}, train.read_constants(train.__file__, vars(train)),
+                                train.RULES) is None  # fmt: skip
+
+
+# ----- the progress line: on a terminal only ----------------------------------------------------------------
+
+
+class FakeTerminal(io.StringIO):
+    """A text stream that says it is a terminal, as sys.stderr does in a console window."""
+
+    def isatty(self):
+        return True
+
+
+def train_one_tiny_epoch(small_mnist, progress):
+    """One epoch of 157 steps of a tiny network; returns the lines train() logged."""
+    import data_loader
+
+    data = data_loader.load_training_data(small_mnist, 500)
+    args = train.parse_arguments(["--epochs", "1", "--hidden-size", "8", "--batch-size", "16", "--augment", "none"])
+    lines = []
+    train.train(Network([784, 8, 10], seed=0), make_optimizer("momentum"), *data, args, log=lines.append,
+                progress=progress)  # fmt: skip
+    return lines
+
+
+def test_a_terminal_sees_the_progress_of_a_long_epoch_then_a_clean_epoch_line(small_mnist, monkeypatch):
+    monkeypatch.setattr(train, "PROGRESS_AFTER_SECONDS", 0)  # every epoch counts as long
+    terminal = FakeTerminal()
+    lines = train_one_tiny_epoch(small_mnist, train.Progress(terminal))
+    shown = terminal.getvalue()
+    assert "\repoch 1/1 [###" in shown and "] 10/157 steps" in shown and "] 157/157 steps" in shown
+    assert shown.endswith("\r" + " " * 79 + "\r")  # erased before the epoch line is written
+    assert len(lines) == 1 and EPOCH_LINE.match(lines[0]), lines
+
+
+def test_short_epochs_and_files_get_no_progress_line(small_mnist, monkeypatch):
+    terminal, log_file = FakeTerminal(), io.StringIO()
+    monkeypatch.setattr(train, "PROGRESS_AFTER_SECONDS", 1000)
+    train_one_tiny_epoch(small_mnist, train.Progress(terminal))
+    monkeypatch.setattr(train, "PROGRESS_AFTER_SECONDS", 0)
+    train_one_tiny_epoch(small_mnist, train.Progress(log_file))
+    assert terminal.getvalue() == "" and log_file.getvalue() == ""
+
+
+def run_without_figures(small_mnist, tmp_path, **popen_options):
+    """train.main for one epoch in a new Python, every epoch counting as long and no figures drawn (they are slow)."""
+    arguments = ["--data-dir", str(small_mnist), "--epochs", "1", *SMALL_RUN, *map(str, outputs(tmp_path))]
+    code = (f"import train\ntrain.PROGRESS_AFTER_SECONDS = 0\ntrain.draw_figures = lambda *arguments: None\n"
+            f"train.main({arguments!r})")  # fmt: skip
+    return subprocess.Popen([sys.executable, "-c", code], cwd=REPOSITORY, **popen_options)
+
+
+def test_a_pipe_gets_no_progress_line(small_mnist, tmp_path):
+    process = run_without_figures(small_mnist, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    output, errors = process.communicate(timeout=120)
+    assert process.returncode == 0, errors
+    assert "[#" not in output + errors and "\r" not in output + errors
+    assert any(EPOCH_LINE.match(line) for line in output.splitlines())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX-only")
+def test_a_real_terminal_gets_the_progress_line(small_mnist, tmp_path):
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = run_without_figures(small_mnist, tmp_path, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # Linux: the other end is closed
+            break
+        if not chunk:  # macOS: the other end is closed
+            break
+        shown += chunk
+    os.close(controller)
+    assert process.wait(timeout=120) == 0, shown
+    text = shown.decode()
+    assert "epoch 1/1 [" in text
+    visible_lines = [line.split("\r")[-1] for line in text.split("\r\n")]  # what is left after each \r
+    assert any(EPOCH_LINE.match(line) for line in visible_lines), visible_lines

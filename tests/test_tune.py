@@ -100,3 +100,47 @@ def test_ctrl_c_still_ranks_and_saves_the_trials_done(small_mnist, tmp_path):
     rows = read_table(tmp_path / "tuning.csv")
     assert 1 <= len(rows) < 500
     assert "Traceback" not in errors
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sending Ctrl-C to a child process is POSIX-only here")
+def test_ctrl_c_during_the_first_trial_keeps_the_old_results(small_mnist, tmp_path):
+    (tmp_path / "tuning.csv").write_text("the last search's table")
+    (tmp_path / "tuning.png").write_bytes(b"the last search's figure")
+    command = [sys.executable, str(REPOSITORY / "tune.py"), "--learning-rates", "0.1", "--hidden-sizes", "2048",
+               "--batch-sizes", "128", "--epochs", "50", "--validation-size", "500", "--no-show",
+               "--data-dir", str(small_mnist), "--results-dir", str(tmp_path)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    header = process.stdout.readline()  # printed once the data is loaded, as the first trial starts
+    process.send_signal(signal.SIGINT)
+    output, errors = process.communicate(timeout=60)
+    assert header.startswith("Tuning: grid search of 1 setting,")
+    assert process.returncode == 130, errors
+    assert "trial 1/1" not in output and "Traceback" not in errors
+    assert "No trial finished" in errors or "Interrupted (Ctrl-C)" in errors  # in a trial, or just before it
+    assert (tmp_path / "tuning.csv").read_text() == "the last search's table"
+    assert (tmp_path / "tuning.png").read_bytes() == b"the last search's figure"
+
+
+def test_a_negative_seed_is_a_clean_error():
+    result = run_script("tune.py", "--seed", "-1")
+    assert result.returncode == 2
+    assert "error: --seed must not be negative" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_too_small_learning_rates_are_reported_as_not_learning(small_mnist, tmp_path):
+    result = run_script("tune.py", "--learning-rates", "1e-6", *TINY_SEARCH, "--data-dir", small_mnist,
+                        "--results-dir", tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [row["status"] for row in read_table(tmp_path / "tuning.csv")] == ["not learning"]
+    assert "No trial learned" in result.stdout and "try larger ones" in result.stdout
+    assert "smaller" not in result.stdout and "Paste at the top" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "statuses, advice",
+    [(["diverged"], "try smaller ones"), (["not learning"], "try larger ones"),
+     (["diverged", "not learning"], "the small learning rates did not learn and the large ones diverged")],
+)  # fmt: skip
+def test_failure_advice_follows_the_statuses(statuses, advice):
+    assert advice in tune.failure_advice([{"status": status} for status in statuses])
