@@ -21,6 +21,12 @@ then all filters at all positions are one matrix product, the fastest thing NumP
 
     patches (B * 24 * 24, 5 * 5 * 1) @ filters (5 * 5 * 1, C1) -> (B * 24 * 24, C1) -> reshape (B, 24, 24, C1)
 
+The first layer's filters start at a quarter of He's scale (FIRST_FILTERS_SCALE). He's rule keeps the signal's size
+through many ReLU layers; for the first layer, whose inputs are pixels in [0, 1], the scale only sets the size of
+everything after it. And the gradient a filter receives does not depend on the filter's own size: from He's
+start, training changed the first filters by a fraction of their random values, which then hid what they had
+learned. Started four times smaller, they move by more than their starting size, into visible edge detectors.
+
 The backward pass is the same product read backwards, with the names of network.py: the filters' gradient is
 dW = patches.T @ dZ, and the patches' gradient dZ @ W.T, whose rows are added back onto the pixels they were
 copied from (col2im).
@@ -29,6 +35,8 @@ copied from (col2im).
 import numpy as np
 
 from network import Network, he_initialization, relu
+
+FIRST_FILTERS_SCALE = 0.25  # the first layer's filters start at this share of He's scale: see above
 
 
 def im2col(images, kernel_size):
@@ -126,6 +134,7 @@ class ConvNetwork(Network):
         patch_size = self.kernel_size * self.kernel_size
         self.conv_weights = [he_initialization(patch_size * channels_in, channels_out, rng)
                              for channels_in, channels_out in zip(inputs, self.conv_channels)]  # fmt: skip
+        self.conv_weights[0] *= np.float32(FIRST_FILTERS_SCALE)
         self.conv_biases = [np.zeros(channels, dtype=np.float32) for channels in self.conv_channels]
 
     def parameters(self):
