@@ -172,7 +172,8 @@ class ConvNetwork(Network):
         for layer in reversed(range(len(self.conv_weights))):
             stage = cache["stages"][layer]
             dH = max_pool_backward(dH, stage["winners"], stage["rectified"].shape)  # (B, OH, OW, C_out)
-            dZ = (dH * (stage["rectified"] > 0)).reshape(-1, dH.shape[3])  # ReLU derivative: (B * OH * OW, C_out)
+            dH *= stage["rectified"] > 0  # the ReLU derivative, in place: dH becomes dZ
+            dZ = dH.reshape(-1, dH.shape[3])  # (B * OH * OW, C_out)
             dW = stage["patches"].T @ dZ  # (K*K*C_in, B*OH*OW) @ (B*OH*OW, C_out) -> (K*K*C_in, C_out)
             db = dZ.sum(axis=0)  # (B * OH * OW, C_out) -> (C_out,)
             gradients = [dW, db, *gradients]

@@ -29,6 +29,7 @@ in `train_step` in train.py. Everything is float32: half the memory traffic of f
 import math
 
 import numpy as np
+from numpy.random import default_rng
 
 
 def relu(Z):
@@ -108,7 +109,7 @@ class Network:
             raise ValueError(f"images of {self.image_shape} pixels do not fit an input layer of {self.layer_sizes[0]}")
         self.num_classes = self.layer_sizes[-1]
         self.seed = seed  # recorded with the model, so that figures can rebuild its starting weights
-        rng = np.random.default_rng(seed)
+        rng = default_rng(seed)
         self.weights = [
             he_initialization(fan_in, fan_out, rng)
             for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:])
@@ -160,7 +161,8 @@ class Network:
             dH = dZ @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
             if dropout_masks:
                 dH *= dropout_masks[layer - 1]  # dropped units passed nothing on, so they get no gradient
-            dZ = dH * (H > 0)  # (B, n_in): the ReLU derivative; H > 0 exactly where Z > 0
+            dH *= H > 0  # the ReLU derivative, 1 where the unit was active (H > 0 exactly where Z > 0), else 0
+            dZ = dH  # (B, n_in): dZ = dH * (Z > 0), computed in place, without a copy
         X = layer_inputs[0]  # (B, 784)
         dW = X.T @ dZ  # (784, B) @ (B, n_out) -> (784, n_out)
         db = dZ.sum(axis=0)  # (n_out,)

@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -117,6 +118,17 @@ def trained_model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "model.npz"
     save_model(network, path)
     return path
+
+
+def start_interruptible(command):
+    """Start `command` with its output piped, ready for a Ctrl-C (SIGINT) from the test. POSIX only.
+
+    A shell that runs the tests in the background starts them with SIGINT ignored, and a child inherits
+    that: Python would then never raise KeyboardInterrupt. So the child gets the default handling back.
+    """
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
 
 
 def run_script(script, *arguments, timeout=120, **popen_options):

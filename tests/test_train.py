@@ -16,7 +16,7 @@ from model_files import load_model
 from network import Network
 from optimizers import SGD, make_optimizer
 
-from conftest import REPOSITORY, is_png, run_script, write_dataset
+from conftest import REPOSITORY, is_png, run_script, start_interruptible, write_dataset
 
 EPOCH_LINE = re.compile(r"^epoch\s+\d+/\d+\s+loss \d+\.\d+\s+train \d+\.\d\d%\s+val \d+\.\d\d%.*\s\d+\.\d\ds$")
 SMALL_RUN = ["--validation-size", "500", "--hidden-size", "64", "--no-show"]
@@ -125,9 +125,7 @@ def test_ctrl_c_saves_the_model_trained_so_far(small_mnist, tmp_path):
         *SMALL_RUN,
         *map(str, outputs(tmp_path)),
     ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
+    process = start_interruptible(command)
     first_lines = [process.stdout.readline(), process.stdout.readline()]  # the header and epoch 1
     process.send_signal(signal.SIGINT)
     rest, errors = process.communicate(timeout=60)

@@ -4,9 +4,7 @@ Every failing run here starts with a real model already saved where the new one 
 file is byte-for-byte the same afterwards.
 """
 
-import os
 import signal
-import subprocess
 import sys
 
 import numpy as np
@@ -16,7 +14,15 @@ import train
 from model_files import load_model, save_model
 from network import Network
 
-from conftest import REPOSITORY, memory_cap_works, read_real, run_script, run_with_memory_cap, write_dataset
+from conftest import (
+    REPOSITORY,
+    memory_cap_works,
+    read_real,
+    run_script,
+    run_with_memory_cap,
+    start_interruptible,
+    write_dataset,
+)
 
 TINY_RUN = ["--validation-size", "500", "--hidden-size", "16", "--no-show"]
 
@@ -155,15 +161,18 @@ def test_ctrl_c_before_the_first_epoch_ends_keeps_the_weights(small_mnist, tmp_p
     command = [sys.executable, str(REPOSITORY / "train.py"), "--data-dir", str(small_mnist), "--epochs", "1",
                "--validation-size", "500", "--hidden-size", "2048", "--no-show",
                *map(str, outputs(tmp_path))]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    process = start_interruptible(command)
     header = process.stdout.readline()  # printed once the data is loaded; the epoch takes over a second
     process.send_signal(signal.SIGINT)
     rest, errors = process.communicate(timeout=60)
     assert header.startswith("Training a 784-2048-10 network")
     assert process.returncode == 130, errors
-    assert "epoch 1/1" not in rest and "Training interrupted (Ctrl-C) after 0 complete epochs" in rest
-    assert "No epoch finished, so there is nothing to save" in errors and "Traceback" not in errors
+    assert "epoch 1/1" not in rest and "Traceback" not in errors
+    # Ctrl-C lands in the epoch, or, on a busy machine, just before training starts: both save nothing
+    assert (
+        "Training interrupted (Ctrl-C) after 0 complete epochs" in rest
+        and "No epoch finished, so there is nothing to save" in errors
+    ) or errors.strip() == "Interrupted (Ctrl-C)."
     assert (tmp_path / "model.npz").read_bytes() == before
 
 

@@ -1,16 +1,14 @@
 """tune.py through its command line: it searches, ranks on validation, saves, and never reads the test set."""
 
 import csv
-import os
 import signal
-import subprocess
 import sys
 
 import pytest
 
 import tune
 
-from conftest import REPOSITORY, is_png, read_real, run_script, write_dataset
+from conftest import REPOSITORY, is_png, read_real, run_script, start_interruptible, write_dataset
 
 TINY_SEARCH = ["--hidden-sizes", "16", "--batch-sizes", "64", "--epochs", "1", "--validation-size", "500",
                "--no-show"]  # fmt: skip
@@ -89,8 +87,7 @@ def test_bad_options(option, value, capsys):
 def test_ctrl_c_still_ranks_and_saves_the_trials_done(small_mnist, tmp_path):
     command = [sys.executable, str(REPOSITORY / "tune.py"), "--trials", "500", "--learning-rates", "0.05,0.2",
                *TINY_SEARCH, "--data-dir", str(small_mnist), "--results-dir", str(tmp_path)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    process = start_interruptible(command)
     while not process.stdout.readline().startswith("trial"):
         pass
     process.send_signal(signal.SIGINT)
@@ -109,8 +106,7 @@ def test_ctrl_c_during_the_first_trial_keeps_the_old_results(small_mnist, tmp_pa
     command = [sys.executable, str(REPOSITORY / "tune.py"), "--learning-rates", "0.1", "--hidden-sizes", "2048",
                "--batch-sizes", "128", "--epochs", "50", "--validation-size", "500", "--no-show",
                "--data-dir", str(small_mnist), "--results-dir", str(tmp_path)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    process = start_interruptible(command)
     header = process.stdout.readline()  # printed once the data is loaded, as the first trial starts
     process.send_signal(signal.SIGINT)
     output, errors = process.communicate(timeout=60)
