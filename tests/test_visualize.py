@@ -1,6 +1,7 @@
 """Figures are written as PNG files under the Agg backend, and never block."""
 
 import numpy as np
+import pytest
 
 import visualize
 from conv_network import ConvNetwork
@@ -211,3 +212,36 @@ def test_augmented_samples_figure(tmp_path):
     images = np.random.default_rng(2).random((3, 784), dtype=np.float32)
     path = visualize.plot_augmented_samples(images, ["shift", "affine", "elastic"], tmp_path / "augmented.png")
     assert is_png(path)
+
+
+def test_with_a_display_one_figure_is_shown_and_all_are_freed(tmp_path, monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr(visualize, "display_available", lambda: True)
+
+    def show():  # instead of a window: which figures would be shown
+        shown.append([visualize.plt.figure(number).get_label() for number in visualize.plt.get_fignums()])
+
+    monkeypatch.setattr(visualize.plt, "show", show)
+    history = [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4, "train_accuracy": 0.9, "val_accuracy": 0.88}]
+    curves = visualize.plot_training_curves(history, tmp_path / "curves.png")
+    visualize.plot_confusion_matrix(np.eye(3, dtype=int), tmp_path / "confusion.png")
+    visualize.show_or_close(True, curves)
+    assert shown == [[str(curves)]] and visualize.plt.get_fignums() == []
+    assert f"Showing {curves} in a window; close it to finish" in capsys.readouterr().out
+    visualize.plot_confusion_matrix(np.eye(3, dtype=int), tmp_path / "confusion.png")
+    visualize.show_or_close(False, curves)  # --no-show: no window, and nothing left open
+    assert len(shown) == 1 and visualize.plt.get_fignums() == []
+
+
+def test_a_full_disk_while_drawing_is_one_error_line(small_mnist, tmp_path, monkeypatch, capsys):
+    save_model(Network([784, 8, 10], seed=0), tmp_path / "model.npz")
+
+    def full_disk(path, write):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(visualize, "write_atomically", full_disk)
+    arguments = ["--weights", str(tmp_path / "model.npz"), "--data-dir", str(small_mnist), "--no-show",
+                 "--results-dir", str(tmp_path / "figures")]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        visualize.main(arguments)
+    assert "error: could not save the figures" in str(exit_info.value) and "No space left" in str(exit_info.value)
