@@ -428,7 +428,7 @@ def parse_arguments(argv=None):
 
 def output_path_problem(args):
     """What stops the model or the figures from being saved where the flags say, before any training."""
-    weights_path, results = Path(args.weights), Path(args.results_dir)
+    weights_path = Path(args.weights)
     try:
         if not weights_path.parent.is_dir():
             return f"--weights: the folder of '{weights_path}' does not exist"
@@ -439,11 +439,9 @@ def output_path_problem(args):
                     "choose another name, so that it is not replaced")  # fmt: skip
         if weights_path.exists() and not weights_path.stat().st_mode & 0o200:
             return f"--weights: '{weights_path}' is read-only; choose another name with --weights"
-        blocking = next((folder for folder in [results, *results.parents] if folder.exists() and not folder.is_dir()),
-                        None)  # fmt: skip
+        return visualize.results_dir_problem(args.results_dir)
     except OSError as error:
         return f"--weights or --results-dir: cannot look at '{error.filename}' ({error.strerror})"
-    return f"--results-dir: '{blocking}' is a file, not a folder" if blocking else None
 
 
 # ----- putting it together -----------------------------------------------------------------------------

@@ -63,11 +63,11 @@ def parse_arguments(argv=None):
     parser.add_argument("--no-show", action="store_true", help="save the figure but open no window")
     args = parser.parse_args(argv)
     problems = [train.rule_problem(name, getattr(args, name), RULES) for name in constants]
-    problem = next((message for message in problems if message), None)
-    results = Path(args.results_dir)
-    blocking = next((folder for folder in [results, *results.parents] if folder.is_file()), None)
-    if problem or blocking:
-        parser.error(problem or f"--results-dir: '{blocking}' is a file, not a folder")
+    problem = next((message for message in problems if message), None) or visualize.results_dir_problem(
+        args.results_dir
+    )
+    if problem:
+        parser.error(problem)
     return args
 
 
