@@ -46,7 +46,7 @@ def architecture(model):
                      "kernel_size": model.kernel_size}  # fmt: skip
     else:
         described = {"model_type": "mlp", "layer_sizes": model.layer_sizes}
-    return {**described, "image_shape": list(model.image_shape), "seed": int(model.seed)}
+    return {**described, "image_shape": list(model.image_shape), "seed": np.int64(model.seed)}
 
 
 def save_model(model, path):
@@ -126,8 +126,7 @@ def load_model(path):
                              f"{error})") from None  # fmt: skip
     if not all(np.isfinite(parameter).all() for parameter in parameters):
         raise ModelFileError(f"'{path}' holds NaN or inf weights: it cannot be used; train a new model")
-    seed = int(small["seed"]) if "seed" in small and small["seed"].shape == () else 0
-    return build_model(model_type, numbers, seed, parameters)
+    return build_model(model_type, numbers, recorded_seed(small, path), parameters)
 
 
 def load_digit_model(path, image_shape=(28, 28)):
@@ -186,9 +185,10 @@ def is_parameter_name(name):
 
 def read_array(archive, name, headers, path):
     """The array `name` of the archive (its header already checked); the small ones must be small."""
-    shape, _ = headers[name]
-    if name in SMALL_NAMES and math.prod(shape) > 64:
-        raise ModelFileError(f"'{path}': {name} has {math.prod(shape)} values; it describes the model in a few")
+    shape, dtype = headers[name]
+    if name in SMALL_NAMES and math.prod(shape) * dtype.itemsize > 1024:
+        raise ModelFileError(f"'{path}': {name} is {math.prod(shape) * dtype.itemsize:,} bytes; it describes the "
+                             "model in a few")  # fmt: skip
     with archive.open(f"{name}.npy") as stream:
         return np.lib.format.read_array(stream, allow_pickle=False)
 
@@ -214,6 +214,16 @@ def expected_shapes(small, path):
         raise ModelFileError(f"'{path}' describes a network of more than {MAX_PARAMETERS:,} parameters")
     names = [f"{'Wb'[index % 2]}{index // 2 + 1}" for index in range(len(shapes))]  # W1, b1, W2, b2, ...
     return model_type, numbers, dict(zip(names, shapes))
+
+
+def recorded_seed(small, path):
+    """The seed of the model's starting weights (0 in files older than the seed's record), checked."""
+    if "seed" not in small:
+        return 0
+    seed = small["seed"]
+    if seed.shape != () or not np.issubdtype(seed.dtype, np.integer) or not 0 <= int(seed) < 2**32:
+        raise ModelFileError(f"'{path}': seed must be one whole number from 0 to 2**32 - 1, not {seed!r}")
+    return int(seed)
 
 
 def whole_numbers(small, name, path):

@@ -57,7 +57,8 @@ def softmax_cross_entropy(Z, y):
     rows = np.arange(len(y))
     log_P = log_softmax(Z)  # (B, 10)
     L = float(-log_P[rows, y].mean())
-    dZ = np.exp(log_P)  # P: (B, 10)
+    P = np.exp(log_P)  # (B, 10)
+    dZ = P  # the same array, turned into the gradient in place:
     dZ[rows, y] -= 1  # P - Y, without building the one-hot Y
     dZ /= len(y)  # (P - Y) / B
     return L, dZ
@@ -70,7 +71,7 @@ def dropout_mask(shape, rate, rng):
     (Srivastava et al., 2014). The scaling keeps each unit's expected output unchanged, so at evaluation
     time, when nothing is dropped, the network needs no correction.
     """
-    keep = rng.random(shape, dtype=np.float32) >= rate  # (B, H) True for the units that stay on
+    keep = rng.random(shape, dtype=np.float32) >= rate  # (B, n_hidden): True for the units that stay on
     return keep * np.float32(1 / (1 - rate))
 
 
@@ -138,7 +139,7 @@ class Network:
                 H *= mask
                 dropout_masks.append(mask)
         layer_inputs.append(H)
-        Z = H @ self.weights[-1]  # (B, H) @ (H, 10) -> (B, 10): the scores
+        Z = H @ self.weights[-1]  # (B, n_hidden) @ (n_hidden, 10) -> (B, 10): the scores
         Z += self.biases[-1]  # (B, 10) + (10,)
         return Z, {"layer_inputs": layer_inputs, "dropout_masks": dropout_masks}
 
@@ -161,7 +162,7 @@ class Network:
             dH = dZ @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
             if dropout_masks:
                 dH *= dropout_masks[layer - 1]  # dropped units passed nothing on, so they get no gradient
-            dH *= H > 0  # the ReLU derivative, 1 where the unit was active (H > 0 exactly where Z > 0), else 0
+            dH *= H > 0  # the ReLU derivative: 1 where the unit was active (Z > 0, so H > 0), else 0
             dZ = dH  # (B, n_in): dZ = dH * (Z > 0), computed in place, without a copy
         X = layer_inputs[0]  # (B, 784)
         dW = X.T @ dZ  # (784, B) @ (B, n_out) -> (784, n_out)

@@ -72,7 +72,7 @@ RULES = {
     "dropout": (lambda rate: 0 <= rate < 1, "must be at least 0 and less than 1"),
     "augment": list(AUGMENTATIONS),
     "max_shift": (lambda pixels: pixels >= 0, "must not be negative"),
-    "seed": (lambda number: number >= 0, "must not be negative"),
+    "seed": (lambda number: 0 <= number < 2**32, "must be a whole number from 0 to 4294967295"),
     "validation_size": (lambda count: count >= 0, "must not be negative"),
 }
 ALIASES = {"hidden_sizes": ["--hidden-size"]}  # other spellings of a flag
@@ -123,7 +123,7 @@ def train_step(network, optimizer, X, y, learning_rate, args, rng):
     gradients, _ = network.backward(cache, dZ)  # backward pass: [dW1, db1, dW2, db2, ...]
     parameters = network.parameters()  # [W1, b1, W2, b2, ...]
     if args.l2 > 0:  # weight decay: a penalty (l2 / 2) * sum(W ** 2) on the loss adds l2 * W to dW
-        for W, dW in zip(parameters[0::2], gradients[0::2]):
+        for W, dW in zip(parameters[0::2], gradients[0::2]):  # every W: the even places of [W1, b1, W2, b2, ...]
             dW += np.float32(args.l2) * W
     norm = clip_by_global_norm(gradients, args.clip_norm)  # a step too long is shortened, its direction kept
     optimizer.step(parameters, gradients, learning_rate)  # W <- W - learning_rate * dW, with momentum
@@ -168,7 +168,7 @@ def train(network, optimizer, train_images, train_labels, val_images, val_labels
     """
     rng = np.random.default_rng(args.seed)  # for shuffling, augmentation and dropout
     progress = progress or Progress(stream=None)
-    history, best = [], None
+    history, best, interrupted = [], None, False
     try:
         for epoch in range(1, args.epochs + 1):
             started = time.perf_counter()
@@ -186,13 +186,13 @@ def train(network, optimizer, train_images, train_labels, val_images, val_labels
     except KeyboardInterrupt:
         progress.clear()
         log(f"Training interrupted (Ctrl-C) after {plural(len(history), 'complete epoch')}.")
-        return history, True
+        interrupted = True
     if best is not None:
         for parameter, saved in zip(network.parameters(), best["parameters"]):
             parameter[...] = saved
         log(f"Keeping the weights of epoch {best['epoch']}, the best on the validation set "
             f"({100 * best['val_accuracy']:.2f}%)")  # fmt: skip
-    return history, False
+    return history, interrupted
 
 
 def format_epoch(record, total_epochs):

@@ -1,6 +1,6 @@
 """Tune the learning rate, hidden size and batch size the right way: on the validation set.
 
-    python tune.py                    # the grid below: 27 short trials, about 2 minutes on 2 cores
+    python tune.py                    # the grid below: 27 short trials, a few minutes on 2 cores
     python tune.py --trials 20        # random search: 20 settings drawn from the ranges below
     python tune.py --learning-rates 0.05,0.1 --hidden-sizes 256 --batch-sizes 128 --epochs 3
 
@@ -100,7 +100,10 @@ def run_trial(setting, data, image_shape, args):
         seed=args.seed,
         validation_size=args.validation_size,
     )
-    network, optimizer = train.build_model(trial_args, image_shape)
+    try:
+        network, optimizer = train.build_model(trial_args, image_shape)
+    except ValueError as error:  # a network too large, or shifts too large for these images
+        sys.exit(f"error: {error}")
     result = {"learning_rate": learning_rate, "hidden_size": hidden_size, "batch_size": batch_size,
               "val_accuracy": math.nan, "train_loss": math.nan, "status": "ok"}  # fmt: skip
     started = time.perf_counter()
@@ -161,7 +164,8 @@ def format_table(rows):
 def paste_instructions(best, args):
     """The winning setting as lines for the top of train.py and as a command."""
     return "\n".join([
-        f"Best setting: validation accuracy {100 * best['val_accuracy']:.2f}% after {args.epochs} epoch(s).",
+        f"Best setting: validation accuracy {100 * best['val_accuracy']:.2f}% after "
+        f"{train.plural(args.epochs, 'epoch')}.",
         "Paste at the top of train.py:",
         f"    hidden_sizes = [{best['hidden_size']}]",
         f"    learning_rate = {best['learning_rate']:g}",

@@ -28,6 +28,7 @@ from model_files import ModelFileError, load_digit_model, write_atomically
 
 TEMPLATE = Path(__file__).with_name("web_demo_template.html")
 PLACEHOLDER = "{{MODEL_AND_DIGITS}}"  # where the template receives the weights and the test digits
+PAGE_MARK = b"<!-- The template of the web demo"  # how the pages this script writes begin, after their doctype
 DATA_DIR = "data"  # the MNIST files, as for train.py
 DIGITS_PER_CLASS = 4  # test digits embedded in the page: the first four of each digit, 40 in all
 
@@ -76,6 +77,9 @@ def write_page(path, html):
     """Write the page to `path` atomically, creating its folder if need be."""
     if path.is_dir():
         raise PageError(f"--output '{path}' is a folder; give a file name, such as '{path / 'web_demo.html'}'")
+    if path.is_file() and PAGE_MARK not in path.read_bytes()[:200]:
+        raise PageError(f"--output '{path}' exists and is not a page this script wrote; choose another name, so that "
+                        "it is not replaced")  # fmt: skip
     nearest_existing = next(folder for folder in path.absolute().parents if folder.exists())
     if not nearest_existing.is_dir():
         raise PageError(f"--output '{path}' cannot be written: '{nearest_existing}' is a file, not a folder")
@@ -97,6 +101,9 @@ def main(argv=None):
         write_page(output, page_html(network, embedded_test_digits(DATA_DIR)))
     except (ModelFileError, PageError, data_loader.DataError) as error:
         sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.stderr.write("\nInterrupted (Ctrl-C).\n")
+        sys.exit(130)
     print(f"Wrote {output}")
     print(f"Open it in a web browser: double-click the file, or go to {output.resolve().as_uri()}")
 

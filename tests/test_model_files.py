@@ -78,6 +78,9 @@ def write_npz(path, arrays):
         (lambda a: a.pop("model_type"), "lacks model_type"),
         (lambda a: a.update(W1=np.full((6, 4), np.inf, np.float32)), "NaN or inf weights"),
         (lambda a: a.update(W1=np.zeros((6, 4), np.int32)), "needs float values"),
+        (lambda a: a.update(seed=np.array(-1)), "seed must be one whole number"),
+        (lambda a: a.update(seed=np.array("abc")), "seed must be one whole number"),
+        (lambda a: a.update(model_type=np.array("x" * 2000)), "bytes; it describes the model in a few"),
     ],
 )
 def test_a_bad_file_is_refused_with_a_message_naming_it(tmp_path, change, message):

@@ -18,6 +18,14 @@ from optimizers import SGD, make_optimizer
 
 from conftest import REPOSITORY, is_png, run_script, start_interruptible, write_dataset
 
+
+@pytest.fixture(autouse=True)
+def away_from_the_shipped_model(tmp_path, monkeypatch):
+    """parse_arguments() looks at the default --weights and --results-dir: here those are in an empty folder, so
+    that no test depends on the model_weights.npz a learner has in the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 EPOCH_LINE = re.compile(r"^epoch\s+\d+/\d+\s+loss \d+\.\d+\s+train \d+\.\d\d%\s+val \d+\.\d\d%.*\s\d+\.\d\ds$")
 SMALL_RUN = ["--validation-size", "500", "--hidden-size", "64", "--no-show"]
 
@@ -335,3 +343,23 @@ def test_a_real_terminal_gets_the_progress_line(small_mnist, tmp_path):
     assert "epoch 1/1 [" in text
     visible_lines = [line.split("\r")[-1] for line in text.split("\r\n")]  # what is left after each \r
     assert any(EPOCH_LINE.match(line) for line in visible_lines), visible_lines
+
+
+def test_ctrl_c_with_keep_best_still_keeps_the_best_epoch(small_mnist):
+    import data_loader
+
+    data = data_loader.load_training_data(small_mnist, 500)
+    args = train.parse_arguments(["--epochs", "6", "--hidden-size", "16", "--learning-rate", "0.5",
+                                  "--schedule", "constant", "--keep-best"])  # fmt: skip
+    network, lines = Network([784, 16, 10], seed=0), []
+
+    def log_then_ctrl_c_in_epoch_3(line):
+        lines.append(line)
+        if line.startswith("epoch 3/"):
+            raise KeyboardInterrupt
+
+    history, interrupted = train.train(network, make_optimizer("momentum"), *data, args, log=log_then_ctrl_c_in_epoch_3)
+    assert interrupted and len(history) == 3
+    best = max(record["val_accuracy"] for record in history[:2])  # epoch 3 was interrupted before it counted
+    assert network.evaluate(data[2], data[3])[1] == best
+    assert lines[-1].startswith("Keeping the weights of epoch")

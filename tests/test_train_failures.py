@@ -123,7 +123,7 @@ def test_a_negative_seed_is_refused_by_its_own_name(model, capsys):
     with pytest.raises(SystemExit):
         train.parse_arguments(["--model", model, "--seed", "-1"])
     error_line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "error: --seed must not be negative" in error_line and "--conv-channels" not in error_line
+    assert "error: --seed must be a whole number from 0" in error_line and "--conv-channels" not in error_line
 
 
 @memory_cap_works

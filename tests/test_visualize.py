@@ -203,7 +203,8 @@ def test_visualize_refuses_what_it_cannot_draw(small_mnist, tmp_path):
         ),
     ]
     for arguments, message in cases:
-        result = run_script("visualize.py", *arguments, "--data-dir", small_mnist, "--no-show")
+        figures = ["--results-dir", tmp_path / "figures"]
+        result = run_script("visualize.py", *figures, *arguments, "--data-dir", small_mnist, "--no-show")
         assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr, message
         assert not (tmp_path / "figures").exists()
 

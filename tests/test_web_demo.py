@@ -303,3 +303,14 @@ def test_output_paths_that_cannot_be_written_are_clean_errors(tmp_path, network_
     assert result.returncode != 0
     assert result.stderr.startswith(f"error: --output '{output}'") and result.stderr.count("\n") == 1
     assert (tmp_path / "a file").read_text() == "not a folder" and sorted(tmp_path.iterdir()) == [tmp_path / "a file"]
+
+
+def test_an_existing_file_that_is_not_a_page_is_not_replaced(tmp_path, network_file):
+    notes = tmp_path / "notes.html"
+    notes.write_text("<html>my own page</html>")
+    result = run_script("web_demo.py", "--weights", network_file[1], "--output", notes)
+    assert result.returncode != 0 and "is not a page this script wrote" in result.stderr
+    assert notes.read_text() == "<html>my own page</html>"
+    page = tmp_path / "page.html"
+    for _ in range(2):  # a page it wrote itself is replaced
+        assert run_script("web_demo.py", "--weights", network_file[1], "--output", page).returncode == 0
