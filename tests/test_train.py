@@ -87,7 +87,7 @@ def test_training_is_reproducible_bit_for_bit(small_mnist):
         ("--hidden-sizes", "800,0"),
         ("--hidden-size", "many"),
         ("--preset", "fastest"),
-        ("--weights", "tests"),
+        ("--weights", "."),
         ("--max-shift", "-1"),
         ("--weights", "no/such/folder/model.npz"),
     ],
