@@ -338,3 +338,39 @@ def test_ci_command_check_can_fail():
     assert ci_command_problems(readme, "python -m pytest -x\n")
     assert ci_command_problems(readme, "# python -m pytest\npytest\n")
     assert ci_command_problems("No command; `python -m pytest` is not in a code block.", "python -m pytest\n")
+
+
+# ----- the code quoted in the equation table -------------------------------------------------------------
+
+
+def equation_table_problems(readme_text, root=REPOSITORY):
+    """Code quoted in the table under "How the network works" that is not in the function the row points to.
+
+    A row points to the function its link names, or to one it names as "in `name`", or else to the same
+    function as the row above. Every other backticked text in its last column must appear in that function.
+    """
+    section = readme_text.split("## How the network works")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| step")]
+    problems, source = [], ""
+    for row in rows[1:]:  # after the line of dashes
+        code = row.rstrip(" |").split(" | ")[-1]
+        link = re.search(r"\[`([\w.]+)`\]\(([\w/]+\.py)#L\d+", code)
+        named = re.search(r"in `(\w+)`", code)
+        if link or named:
+            name, path = (link.group(1), link.group(2)) if link else (named.group(1), "train.py")
+            found = definitions(root / path, name)
+            source = ast.get_source_segment((root / path).read_text(encoding="utf-8"), found[0]) if found else ""
+        quoted = re.findall(r"`([^`]+)`", re.sub(r"\[`[\w.]+`\]\([^)]*\)|in `\w+`", "", code))
+        problems += [f"README.md: `{text}` is not in the function its row points to" for text in quoted
+                     if text not in source]  # fmt: skip
+    return problems
+
+
+def test_the_code_in_the_equation_table_is_the_code():
+    problems = equation_table_problems(README.read_text(encoding="utf-8"))
+    assert not problems, "\n".join(problems)
+
+
+def test_equation_table_check_can_fail():
+    readme = README.read_text(encoding="utf-8").replace("`H = relu(Z)`", "`H = sigmoid(Z)`")
+    assert equation_table_problems(readme) == ["README.md: `H = sigmoid(Z)` is not in the function its row points to"]
