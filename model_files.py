@@ -46,7 +46,8 @@ def architecture(model):
                      "kernel_size": model.kernel_size}  # fmt: skip
     else:
         described = {"model_type": "mlp", "layer_sizes": model.layer_sizes}
-    return {**described, "image_shape": list(model.image_shape), "seed": np.int64(model.seed)}
+    seed = {} if model.seed is None else {"seed": np.int64(model.seed)}  # None: loaded from an older file
+    return {**described, "image_shape": list(model.image_shape), **seed}
 
 
 def save_model(model, path):
@@ -217,9 +218,9 @@ def expected_shapes(small, path):
 
 
 def recorded_seed(small, path):
-    """The seed of the model's starting weights (0 in files older than the seed's record), checked."""
+    """The seed of the model's starting weights, checked; None for files saved before it was recorded."""
     if "seed" not in small:
-        return 0
+        return None
     seed = small["seed"]
     if seed.shape != () or not np.issubdtype(seed.dtype, np.integer) or not 0 <= int(seed) < 2**32:
         raise ModelFileError(f"'{path}': seed must be one whole number from 0 to 2**32 - 1, not {seed!r}")
@@ -272,10 +273,11 @@ def check_shapes(headers, shapes, path):
 def build_model(model_type, numbers, seed, parameters):
     """The Network or ConvNetwork that `numbers` describe, holding `parameters` (all already checked)."""
     if model_type == "cnn":
-        model = ConvNetwork(numbers["conv_channels"], numbers["hidden_sizes"], numbers["kernel_size"][0], seed=seed,
+        model = ConvNetwork(numbers["conv_channels"], numbers["hidden_sizes"], numbers["kernel_size"][0],
                             image_shape=numbers["image_shape"])  # fmt: skip
     else:
-        model = Network(numbers["layer_sizes"], seed=seed, image_shape=numbers["image_shape"])
+        model = Network(numbers["layer_sizes"], image_shape=numbers["image_shape"])
+    model.seed = seed  # the starting weights are replaced below; the figures rebuild them from the seed
     for parameter, saved in zip(model.parameters(), parameters):
         parameter[...] = saved
     return model

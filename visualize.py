@@ -209,23 +209,28 @@ def plot_hidden_units(network, images, path, count=24, seed=0):
     Column k of W1 holds the weight unit k gives to every pixel: red pixels push the unit towards firing, blue
     ones hold it back. The weights are the random start plus what training added; the change (end - start) shows
     the learned part alone. Each unit is titled with the share of `images` (the first 2,000) it fires on, and how
-    far its weights
-    moved from their start (|change| / |start|): a unit that fires on almost no image gets almost no gradient.
+    far its weights moved from their start (|change| / |start|): a unit that fires on almost no image gets almost
+    no gradient. A model whose file does not record its seed (an older file) is drawn without the change.
     """
-    W1, start = network.weights[0], Network(network.layer_sizes, seed=network.seed).weights[0]  # (784, H) each
+    W1 = network.weights[0]  # (784, H)
+    start = None if network.seed is None else Network(network.layer_sizes, seed=network.seed).weights[0]
     fires = np.mean(network.forward(images[:2000])[1]["layer_inputs"][1] > 0, axis=0)  # (H,): share of images
-    moved = np.linalg.norm(W1 - start, axis=0) / np.linalg.norm(start, axis=0)  # (H,)
     hidden_size = W1.shape[1]
     units = np.sort(np.random.default_rng(seed).choice(hidden_size, size=min(count, hidden_size), replace=False))
     pictures, titles = [], []
     for unit in units:
-        pictures += [W1[:, unit].reshape(network.image_shape), (W1 - start)[:, unit].reshape(network.image_shape)]
-        titles += [f"unit {unit}: {100 * fires[unit]:.1f}%", f"moved {100 * moved[unit]:.0f}%"]
+        pictures.append(W1[:, unit].reshape(network.image_shape))
+        titles.append(f"unit {unit}: {100 * fires[unit]:.1f}%")
+        if start is not None:
+            change = W1[:, unit] - start[:, unit]
+            pictures.append(change.reshape(network.image_shape))
+            titles.append(f"moved {100 * np.linalg.norm(change) / np.linalg.norm(start[:, unit]):.0f}%")
     which = f"{len(units)} of the {hidden_size}" if len(units) < hidden_size else f"the {hidden_size}"
+    what = "each unit's weights" if start is None else "each unit's weights, then what training changed"
     return plot_weight_images(
-        pictures, titles, f"What {which} hidden units look for: each unit's weights, then what training changed\n"
-        "(red +, blue -; % = share of test digits the unit fires on; moved = |change| / |start|)", path,
-        columns=12 if len(units) >= 6 else 2 * len(units),
+        pictures, titles, f"What {which} hidden units look for: {what}\n(red +, blue -; % = share of the test "
+        "digits the unit fires on" + ("" if start is None else "; moved = |change| / |start|") + ")", path,
+        columns=min(12, len(pictures)),
     )  # fmt: skip
 
 
@@ -233,19 +238,23 @@ def plot_filters(network, path):
     """The first convolution layer's filters at their random start, after training, and the change between.
 
     Each filter is a K x K image (red +, blue -). A filter responds most to a patch that looks like it: the
-    change shows what training taught it, often a stroke or an edge in one direction.
+    change shows what training taught it, often a stroke or an edge in one direction. A model whose file does
+    not record its seed (an older file) is drawn without its start and change.
     """
-    start = ConvNetwork(network.conv_channels, network.hidden_sizes, network.kernel_size, seed=network.seed,
-                        image_shape=network.image_shape).conv_weights[0]  # fmt: skip
-    end, size = network.conv_weights[0], network.kernel_size  # (K * K, C) each
-    moved = np.linalg.norm(end - start, axis=0) / np.linalg.norm(start, axis=0)
+    end, size = network.conv_weights[0], network.kernel_size  # (K * K, C)
     count = min(end.shape[1], 8)
-    pictures = [array[:, index].reshape(size, size) for array in (start, end, end - start) for index in range(count)]
-    titles = [f"{row} {index}" for row in ("start", "trained", "change") for index in range(count)]
-    return plot_weight_images(
-        pictures, titles, f"First-layer {size}x{size} filters: start, trained, and the change (each moved by "
-        f"{100 * np.median(moved):.0f}% of its start, median of {end.shape[1]})", path, columns=count,
-    )  # fmt: skip
+    if network.seed is None:
+        rows, title = {"trained": end}, f"The first layer's {size}x{size} filters"
+    else:
+        start = ConvNetwork(network.conv_channels, network.hidden_sizes, network.kernel_size, seed=network.seed,
+                            image_shape=network.image_shape).conv_weights[0]  # fmt: skip
+        moved = np.linalg.norm(end - start, axis=0) / np.linalg.norm(start, axis=0)
+        rows = {"start": start, "trained": end, "change": end - start}
+        title = (f"First-layer {size}x{size} filters: start, trained, and the change (they moved by a median "
+                 f"{100 * np.median(moved):.0f}% of their start, {end.shape[1]} filters)")  # fmt: skip
+    pictures = [array[:, index].reshape(size, size) for array in rows.values() for index in range(count)]
+    titles = [f"{row} {index}" for row in rows for index in range(count)]
+    return plot_weight_images(pictures, titles, title, path, columns=count)
 
 
 def plot_weight_images(weight_images, titles, suptitle, path, columns=None):

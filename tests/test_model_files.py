@@ -266,3 +266,14 @@ def test_permissions_read_only_files_and_symbolic_links(tmp_path):
     link.symlink_to(fresh)
     write_atomically(link, lambda file: file.write(b"through the link"))
     assert link.is_symlink() and fresh.read_bytes() == b"through the link"
+
+
+def test_an_older_file_without_a_seed_loads_with_the_seed_unknown(tmp_path):
+    arrays = saved_arrays(tmp_path, Network([6, 4, 3], seed=9))
+    del arrays["seed"]
+    np.savez(tmp_path / "older.npz", **arrays)
+    model = load_model(tmp_path / "older.npz")
+    assert model.seed is None
+    np.testing.assert_array_equal(model.weights[0], arrays["W1"])
+    save_model(model, tmp_path / "again.npz")  # saved again without a seed, not with a made-up one
+    assert "seed.npy" not in zipfile.ZipFile(tmp_path / "again.npz").namelist()

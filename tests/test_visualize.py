@@ -246,3 +246,13 @@ def test_a_full_disk_while_drawing_is_one_error_line(small_mnist, tmp_path, monk
     with pytest.raises(SystemExit) as exit_info:
         visualize.main(arguments)
     assert "error: could not save the figures" in str(exit_info.value) and "No space left" in str(exit_info.value)
+
+
+def test_a_model_from_an_older_file_without_its_seed_is_drawn_without_its_change(tmp_path, monkeypatch):
+    texts = figure_texts(monkeypatch)
+    network, cnn = Network([784, 3, 10], seed=3), ConvNetwork(conv_channels=(2, 4), hidden_sizes=(8,), seed=5)
+    network.seed = cnn.seed = None  # as model_files.load_model leaves it for a file that does not record it
+    visualize.plot_hidden_units(network, np.zeros((5, 784), np.float32), tmp_path / "units.png")
+    visualize.plot_filters(cnn, tmp_path / "filters.png")
+    assert texts["titles"] == ["unit 0: 0.0%", "unit 1: 0.0%", "unit 2: 0.0%", "trained 0", "trained 1"]
+    assert "changed" not in texts["suptitle"][0] and "start" not in texts["suptitle"][1]
