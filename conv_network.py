@@ -34,7 +34,7 @@ copied from (col2im).
 
 import numpy as np
 
-from network import Network, he_initialization, relu
+from network import ACTIVATIONS, Network, initial_weights
 
 FIRST_FILTERS_SCALE = 0.25  # the first layer's filters start at this share of He's scale: see above
 
@@ -116,7 +116,8 @@ class ConvNetwork(Network):
     are `conv_weights` and `conv_biases`. parameters() lists the filters first, then the fully connected layers.
     """
 
-    def __init__(self, conv_channels=(32, 64), hidden_sizes=(256,), kernel_size=5, seed=0, image_shape=(28, 28)):
+    def __init__(self, conv_channels=(32, 64), hidden_sizes=(256,), kernel_size=5, seed=0, image_shape=(28, 28),
+                 activation="relu", init="he"):  # fmt: skip
         self.conv_channels = [int(channels) for channels in conv_channels]
         self.hidden_sizes = [int(size) for size in hidden_sizes]
         self.kernel_size, image_shape = int(kernel_size), tuple(int(side) for side in image_shape)
@@ -127,12 +128,12 @@ class ConvNetwork(Network):
         height, width = feature_map_size(image_shape, self.conv_channels, self.kernel_size)
         conv_seed, dense_seed = np.random.SeedSequence(seed).spawn(2)  # independent random streams
         features = height * width * self.conv_channels[-1]
-        super().__init__([features, *self.hidden_sizes, 10], seed=dense_seed)  # the fully connected layers
+        super().__init__([features, *self.hidden_sizes, 10], seed=dense_seed, activation=activation, init=init)
         self.image_shape, self.seed = image_shape, seed
         rng = np.random.default_rng(conv_seed)
         inputs = [1, *self.conv_channels[:-1]]  # channels entering each convolution
         patch_size = self.kernel_size * self.kernel_size
-        self.conv_weights = [he_initialization(patch_size * channels_in, channels_out, rng)
+        self.conv_weights = [initial_weights(patch_size * channels_in, channels_out, init, rng)
                              for channels_in, channels_out in zip(inputs, self.conv_channels)]  # fmt: skip
         self.conv_weights[0] *= np.float32(FIRST_FILTERS_SCALE)
         self.conv_biases = [np.zeros(channels, dtype=np.float32) for channels in self.conv_channels]
@@ -152,7 +153,9 @@ class ConvNetwork(Network):
             patches = im2col(H, self.kernel_size)  # (B * OH * OW, K * K * C_in)
             Z = patches @ W  # (B * OH * OW, K * K * C_in) @ (K * K * C_in, C_out) -> (B * OH * OW, C_out)
             Z += b  # (B * OH * OW, C_out) + (C_out,)
-            rectified = relu(Z).reshape(batch, out_height, out_width, -1)  # (B, OH, OW, C_out)
+            rectified = ACTIVATIONS[self.activation][0](Z).reshape(
+                batch, out_height, out_width, -1
+            )  # (B, OH, OW, C_out)
             H, winners = max_pool(rectified)  # (B, OH / 2, OW / 2, C_out)
             stages.append({"input_shape": (batch, height, width, channels), "patches": patches,
                            "rectified": rectified, "winners": winners})  # fmt: skip
@@ -160,19 +163,19 @@ class ConvNetwork(Network):
         Z, dense_cache = super().forward(features, dropout, rng)  # (B, 10)
         return Z, {"stages": stages, "dense": dense_cache, "features_shape": H.shape}
 
-    def backward(self, cache, dZ):
-        """The gradients in the order of parameters(), and the first convolution's dZ.
+    def backward(self, cache, dZ, input_gradient=False):
+        """The gradients in the order of parameters(), and None (the images need no gradient).
 
         The fully connected layers come first (Network.backward), then the gradient is carried on into the
         features, back through each pooling, ReLU and convolution.
         """
-        dense_gradients, dZ = super().backward(cache["dense"], dZ)  # dZ of the first fully connected layer
-        dH = (dZ @ self.weights[0].T).reshape(cache["features_shape"])  # (B, F) @ (F, 4*4*C2) -> (B, 4, 4, C2)
+        dense_gradients, dFeatures = super().backward(cache["dense"], dZ, input_gradient=True)  # (B, 4 * 4 * C2)
+        dH = dFeatures.reshape(cache["features_shape"])  # (B, 4, 4, C2)
         gradients = []
         for layer in reversed(range(len(self.conv_weights))):
             stage = cache["stages"][layer]
             dH = max_pool_backward(dH, stage["winners"], stage["rectified"].shape)  # (B, OH, OW, C_out)
-            dH *= stage["rectified"] > 0  # the ReLU derivative, in place: dH becomes dZ
+            dH *= ACTIVATIONS[self.activation][1](stage["rectified"])  # times f'(Z), in place: dH becomes dZ
             dZ = dH.reshape(-1, dH.shape[3])  # (B * OH * OW, C_out)
             dW = stage["patches"].T @ dZ  # (K*K*C_in, B*OH*OW) @ (B*OH*OW, C_out) -> (K*K*C_in, C_out)
             db = dZ.sum(axis=0)  # (B * OH * OW, C_out) -> (C_out,)
@@ -180,7 +183,11 @@ class ConvNetwork(Network):
             if layer > 0:  # the input pixels need no gradient
                 dPatches = dZ @ self.conv_weights[layer].T  # (B*OH*OW, C_out) @ (C_out, K*K*C_in)
                 dH = col2im(dPatches, stage["input_shape"], self.kernel_size)  # (B, H, W, C_in)
-        return gradients + dense_gradients, dZ
+        return gradients + dense_gradients, None
+
+    def dense_cache(self, cache):
+        """The part of a forward pass's cache that belongs to the fully connected layers."""
+        return cache["dense"]
 
     def feature_maps(self, image):
         """The rectified responses of every convolution to one image (784,): a list of (OH, OW, C) arrays."""

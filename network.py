@@ -6,24 +6,23 @@ mini-batch of B images, the symbols of the equations are the names in the code:
     X       (B, 784)        the images, one per row, grey levels in [0, 1]
     W, b    (n_in, n_out), (n_out,)     a layer's weights and biases (W1, b1 for the first layer, ...)
     Z       (B, n_out)      a layer's pre-activation: what its units add up, Z = H @ W + b
-    H       (B, n_out)      a hidden layer's activation, H = relu(Z); the first layer's input is X
+    H       (B, n_out)      a hidden layer's activation, H = f(Z), f = relu by default; the first layer's input is X
     P       (B, 10)         the probabilities of the ten digits, softmax of the last layer's Z (the scores)
     y, Y    (B,), (B, 10)   the labels, and the same as one-hot rows (Y[i, y[i]] = 1)
     L                       the loss: the mean of -log(probability given to the true digit)
     dZ, dW, db, dH          the gradients of L with respect to Z, W, b and H, of the same shapes
 
     Forward                                       Backward (the chain rule, from the loss back)
-    Z1 = X @ W1 + b1       hidden pre-activation  dZ2 = (P - Y) / B
-    H  = relu(Z1)          hidden activation      dW2 = H.T @ dZ2       db2 = dZ2 summed over the batch
+    Z1 = X @ W1 + b1       hidden pre-activation  dZ2 = (P - Y) / B     (derived in softmax_cross_entropy)
+    H  = f(Z1)             hidden activation      dW2 = H.T @ dZ2       db2 = dZ2 summed over the batch
     Z2 = H @ W2 + b2       scores ("logits")      dH  = dZ2 @ W2.T
-    P  = softmax(Z2)       probabilities          dZ1 = dH * (Z1 > 0)   ReLU lets gradient through where active
+    P  = softmax(Z2)       probabilities          dZ1 = dH * f'(Z1)     for relu: 1 where the unit fired, else 0
     L  = -mean(log P[i, y_i])  cross-entropy      dW1 = X.T @ dZ1       db1 = dZ1 summed over the batch
 
-relu(z) = max(z, 0); softmax(z)_k = exp(z_k) / sum_j exp(z_j). The neat (P - Y) / B is the gradient of the
-cross-entropy of a softmax with respect to its scores: the exponentials and the logarithm cancel.
-With more hidden layers the first two lines of each column repeat once per layer: `forward` and `backward`
-loop over the layers. What a training step does with the gradients (weight decay, clipping, the update) is
-in `train_step` in train.py. Everything is float32: half the memory traffic of float64, and precise enough.
+relu(z) = max(z, 0); softmax(z)_k = exp(z_k) / sum_j exp(z_j). With more hidden layers the first two lines
+of each column repeat once per layer: `forward` and `backward` loop over the layers. What a training step
+does with the gradients (weight decay, clipping, the update) is in `train_step` in train.py. Everything is
+float32: half the memory traffic of float64, and precise enough.
 """
 
 import math
@@ -31,10 +30,68 @@ import math
 import numpy as np
 from numpy.random import default_rng
 
+from optimizers import flush_tiny_values
+
+# ----- activations: what a hidden unit does with its sum Z, and the slope f'(Z) the backward pass needs ------
+# Each slope is written with the activation's own output H = f(Z), which the forward pass keeps anyway.
+
 
 def relu(Z):
-    """max(Z, 0), element by element."""
+    """max(Z, 0), element by element: a unit passes a positive sum on and silences a negative one."""
     return np.maximum(Z, 0)
+
+
+def relu_derivative(H):
+    """f'(Z) of relu, read from H = relu(Z): 1 where the unit fired (H > 0), else 0."""
+    return H > 0
+
+
+def tanh(Z):
+    """(e^Z - e^-Z) / (e^Z + e^-Z): squashes every sum into (-1, 1)."""
+    return np.tanh(Z)
+
+
+def tanh_derivative(H):
+    """f'(Z) of tanh, read from H = tanh(Z): 1 - H^2. Near 0 when the unit is saturated at -1 or 1."""
+    return 1 - H * H
+
+
+def sigmoid(Z):
+    """1 / (1 + e^-Z): squashes every sum into (0, 1). Computed as (1 + tanh(Z / 2)) / 2, the same function,
+    which never overflows."""
+    return 0.5 * (1 + np.tanh(0.5 * Z))
+
+
+def sigmoid_derivative(H):
+    """f'(Z) of the sigmoid, read from H = sigmoid(Z): H (1 - H), at most 1/4, so each layer shrinks the gradient."""
+    return H * (1 - H)
+
+
+ACTIVATIONS = {
+    "relu": (relu, relu_derivative),
+    "tanh": (tanh, tanh_derivative),
+    "sigmoid": (sigmoid, sigmoid_derivative),
+}
+
+# ----- starting weights: random, with a standard deviation chosen so that the signal keeps its size ------------
+# he (He et al., 2015): variance 2 / fan_in. ReLU zeroes about half of its inputs, halving the signal's variance
+#     at every layer; doubling the usual 1 / fan_in makes up for it.
+# xavier (Glorot and Bengio, 2010): variance 2 / (fan_in + fan_out), for tanh and sigmoid, which zero nothing.
+# small: a standard deviation of 0.01 whatever the layer's size; deep networks then start with a vanishing signal.
+INITIALIZATIONS = {
+    "he": lambda fan_in, fan_out: math.sqrt(2.0 / fan_in),
+    "xavier": lambda fan_in, fan_out: math.sqrt(2.0 / (fan_in + fan_out)),
+    "small": lambda fan_in, fan_out: 0.01,
+}
+
+
+def initial_weights(fan_in, fan_out, init, rng):
+    """A (fan_in, fan_out) float32 matrix of normal random numbers with the standard deviation of the rule `init`."""
+    scale = np.float32(INITIALIZATIONS[init](fan_in, fan_out))
+    return rng.standard_normal((fan_in, fan_out), dtype=np.float32) * scale
+
+
+# ----- the output: softmax, and the cross-entropy loss with its gradient --------------------------------------
 
 
 def log_softmax(Z):
@@ -53,14 +110,22 @@ def softmax(Z):
 
 
 def softmax_cross_entropy(Z, y):
-    """The loss L of a batch, the mean of -log P[i, y_i], and its gradient with respect to the scores, (P - Y) / B."""
+    """The loss L of a batch, the mean of -log P[i, y_i], and its gradient with respect to the scores, (P - Y) / B.
+
+    Why (P - Y) / B: for one image whose true digit is y, the loss is
+        L_i = -log P_y = -log(exp(Z_y) / sum_j exp(Z_j)) = -Z_y + log(sum_j exp(Z_j)).
+    Its slope with respect to a score Z_k: the first term gives -1 when k = y (that is, -Y_k), and the second
+    gives exp(Z_k) / sum_j exp(Z_j), which is P_k. So dL_i/dZ_k = P_k - Y_k: the logarithm of the loss and
+    the exponentials of the softmax cancel out. L is the mean over the B images, hence the / B.
+    """
     rows = np.arange(len(y))
     log_P = log_softmax(Z)  # (B, 10)
     L = float(-log_P[rows, y].mean())
     P = np.exp(log_P)  # (B, 10)
-    dZ = P  # the same array, turned into the gradient in place:
+    dZ = P  # the same array, turned into the gradient in place (nothing else holds P):
     dZ[rows, y] -= 1  # P - Y, without building the one-hot Y
     dZ /= len(y)  # (P - Y) / B
+    flush_tiny_values(dZ)  # for speed, not for the math: see "Subnormal numbers" at the end of optimizers.py
     return L, dZ
 
 
@@ -75,44 +140,38 @@ def dropout_mask(shape, rate, rng):
     return keep * np.float32(1 / (1 - rate))
 
 
-def he_initialization(fan_in, fan_out, rng):
-    """Random weights with variance 2 / fan_in (He et al., 2015).
-
-    ReLU zeroes about half of its inputs, halving the signal's variance at every layer; doubling the
-    usual 1 / fan_in variance makes up for it, so activations neither vanish nor explode at the start.
-    """
-    scale = np.float32(math.sqrt(2.0 / fan_in))
-    return rng.standard_normal((fan_in, fan_out), dtype=np.float32) * scale
-
-
 class Network:
-    """Input -> hidden layers (ReLU) -> output scores (softmax), trained by mini-batch gradient descent.
+    """Input -> hidden layers -> output scores (softmax), trained by mini-batch gradient descent.
 
     `layer_sizes` lists the width of every layer, input first and output last: [784, 128, 10] is one
-    hidden layer of 128 units. Layer l has weights W of shape (inputs, outputs) and biases b.
+    hidden layer of 128 units. Layer l has weights W of shape (inputs, outputs) and biases b. `activation`
+    names the hidden units' f (relu, tanh or sigmoid) and `init` the rule of the starting weights.
 
     Every model here (this one, and ConvNetwork in conv_network.py, which builds on it) offers:
-        forward(X, dropout, rng) -> (Z, cache)     the scores, and what the backward pass needs
-        backward(cache, dZ) -> (gradients, dZ1)    the gradients, in the order of parameters()
-        parameters()                               [W1, b1, W2, b2, ...], which the optimizer updates
+        forward(X, dropout, rng) -> (Z, cache)       the scores, and what the backward pass needs
+        backward(cache, dZ) -> (gradients, dX)       the gradients, in the order of parameters()
+        parameters()                                 [W1, b1, W2, b2, ...], which the optimizer updates
     and the evaluation methods below them, which only call forward.
     """
 
-    def __init__(self, layer_sizes, seed=0, image_shape=None):
+    def __init__(self, layer_sizes, seed=0, image_shape=None, activation="relu", init="he"):
         """image_shape: (rows, columns) of the input images, for figures; by default square if it can be."""
         self.layer_sizes = [int(size) for size in layer_sizes]
         if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
             raise ValueError(f"layer sizes must be at least two positive numbers, got {layer_sizes}")
+        if activation not in ACTIVATIONS or init not in INITIALIZATIONS:
+            raise ValueError(f"unknown activation '{activation}' or initialization '{init}'")
         side = math.isqrt(self.layer_sizes[0])
         default_shape = (side, side) if side * side == self.layer_sizes[0] else (1, self.layer_sizes[0])
         self.image_shape = tuple(int(length) for length in image_shape) if image_shape else default_shape
         if math.prod(self.image_shape) != self.layer_sizes[0]:
             raise ValueError(f"images of {self.image_shape} pixels do not fit an input layer of {self.layer_sizes[0]}")
         self.num_classes = self.layer_sizes[-1]
+        self.activation, self.init = activation, init
         self.seed = seed  # recorded with the model, so that figures can rebuild its starting weights
         rng = default_rng(seed)
         self.weights = [
-            he_initialization(fan_in, fan_out, rng)
+            initial_weights(fan_in, fan_out, init, rng)
             for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:])
         ]
         self.biases = [np.zeros(fan_out, dtype=np.float32) for fan_out in self.layer_sizes[1:]]
@@ -124,50 +183,66 @@ class Network:
     def forward(self, X, dropout=0.0, rng=None):
         """The scores Z of the last layer, (B, 10), and a cache of what the backward pass needs.
 
-        X: (B, 784) float32. The cache holds the input each layer saw, [X, H1, H2, ...], and the dropout
-        masks applied to the hidden layers (none when dropout is 0).
+        X: (B, 784) float32. The cache holds, for every layer l, what it read: inputs[l] (X for the first
+        layer), and where that input came from a hidden layer, that layer's activation H before dropout,
+        activations[l], and its dropout mask, masks[l]; None where there is none.
         """
-        layer_inputs, dropout_masks = [], []
-        H = X  # (B, 784): the first layer's input
+        f = ACTIVATIONS[self.activation][0]
+        inputs, activations, masks = [X], [None], [None]
         for W, b in zip(self.weights[:-1], self.biases[:-1]):
-            layer_inputs.append(H)
-            Z = H @ W  # (B, n_in) @ (n_in, n_out) -> (B, n_out)
+            Z = inputs[-1] @ W  # (B, n_in) @ (n_in, n_out) -> (B, n_out)
             Z += b  # (B, n_out) + (n_out,): every row gets the bias ("+=" adds in place, without a copy)
-            H = relu(Z)  # (B, n_out)
-            if dropout > 0:
-                mask = dropout_mask(H.shape, dropout, rng)  # (B, n_out) of 0 and 1 / (1 - dropout)
-                H *= mask
-                dropout_masks.append(mask)
-        layer_inputs.append(H)
-        Z = H @ self.weights[-1]  # (B, n_hidden) @ (n_hidden, 10) -> (B, 10): the scores
+            H = f(Z)  # (B, n_out)
+            mask = dropout_mask(H.shape, dropout, rng) if dropout > 0 else None  # (B, n_out) of 0 and 1 / (1 - rate)
+            inputs.append(H if mask is None else H * mask)  # the next layer reads only the units kept on
+            activations.append(H)
+            masks.append(mask)
+        Z = inputs[-1] @ self.weights[-1]  # (B, n_hidden) @ (n_hidden, 10) -> (B, 10): the scores
         Z += self.biases[-1]  # (B, 10) + (10,)
-        return Z, {"layer_inputs": layer_inputs, "dropout_masks": dropout_masks}
+        return Z, {"inputs": inputs, "activations": activations, "masks": masks}
 
-    def backward(self, cache, dZ):
-        """The gradients [dW1, db1, dW2, db2, ...] of the loss, given dZ = (P - Y) / B of the last layer.
+    def backward(self, cache, dZ, input_gradient=False):
+        """The gradients [dW1, db1, dW2, db2, ...] of the loss, given dZ = (P - Y) / B of the last layer; and, with
+        input_gradient, dX, the gradient of the input (for the convolution layers in front of a ConvNetwork).
 
-        Walking from the last layer to the first, each layer turns the dZ of its output into dW and db, and
-        hands dH = dZ @ W.T down to the layer below it, which lets it through its dropout mask and its ReLU
-        (1 where the unit was active, else 0) to get its own dZ. The first layer's input X needs no gradient,
-        so the walk ends there and also returns that layer's dZ: a network feeding this one (the convolution
-        layers of conv_network.py) carries it on.
+        From the last layer to the first, layer l turns the dZ of its output into dW and db. Then it hands the
+        gradient of its input, dH = dZ @ W.T, down to the hidden layer that made that input: back through the
+        dropout mask (a dropped unit passed nothing on) and the activation (times f'(Z)) it becomes that
+        layer's dZ. The first layer's input X needs no gradient, unless asked for.
         """
-        layer_inputs, dropout_masks = cache["layer_inputs"], cache["dropout_masks"]
-        gradients = []
-        for layer in range(len(self.weights) - 1, 0, -1):  # from the last layer down to the second
-            H = layer_inputs[layer]  # (B, n_in): this layer's input, the activation of the layer below
-            dW = H.T @ dZ  # (n_in, B) @ (B, n_out) -> (n_in, n_out)
-            db = dZ.sum(axis=0)  # (B, n_out) -> (n_out,)
-            gradients = [dW, db, *gradients]
-            dH = dZ @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
-            if dropout_masks:
-                dH *= dropout_masks[layer - 1]  # dropped units passed nothing on, so they get no gradient
-            dH *= H > 0  # the ReLU derivative: 1 where the unit was active (Z > 0, so H > 0), else 0
-            dZ = dH  # (B, n_in): dZ = dH * (Z > 0), computed in place, without a copy
-        X = layer_inputs[0]  # (B, 784)
-        dW = X.T @ dZ  # (784, B) @ (B, n_out) -> (784, n_out)
-        db = dZ.sum(axis=0)  # (n_out,)
-        return [dW, db, *gradients], dZ
+        f_derivative = ACTIVATIONS[self.activation][1]
+        inputs, activations, masks = cache["inputs"], cache["activations"], cache["masks"]
+        dW, db = [None] * len(self.weights), [None] * len(self.weights)
+        for layer in reversed(range(len(self.weights))):  # the last layer first
+            dW[layer] = inputs[layer].T @ dZ  # (n_in, B) @ (B, n_out) -> (n_in, n_out)
+            db[layer] = dZ.sum(axis=0)  # (B, n_out) -> (n_out,)
+            if layer == 0:
+                break  # X is not a hidden layer: nothing below it to pass a gradient to
+            dH = dZ @ self.weights[layer].T  # (B, n_out) @ (n_out, n_in) -> (B, n_in): the gradient of inputs[layer]
+            if masks[layer] is not None:
+                dH = dH * masks[layer]  # (B, n_in): a dropped unit passed nothing on, so it gets no gradient
+            dZ = dH * f_derivative(activations[layer])  # (B, n_in): dZ = dH * f'(Z), the hidden layer's dZ
+        dX = dZ @ self.weights[0].T if input_gradient else None  # (B, n_out) @ (n_out, 784) -> (B, 784)
+        gradients = [array for pair in zip(dW, db) for array in pair]  # [dW1, db1, dW2, db2, ...]
+        return gradients, dX
+
+    def dense_cache(self, cache):
+        """The part of a forward pass's cache that belongs to the fully connected layers: here, all of it."""
+        return cache
+
+    def hidden_activations(self, X):
+        """The activation H of every hidden layer for the images X: a list of (N, n_hidden) arrays (no dropout)."""
+        return self.dense_cache(self.forward(X)[1])["activations"][1:]
+
+    def votes(self, x):
+        """What each unit of the last hidden layer adds to every digit's score for one image x: (n_hidden, 10).
+
+        The last layer computes Z = H @ W + b, so the score of digit k is b[k] + sum over units j of H[j] W[j, k]:
+        unit j votes H[j] W[j, k] for digit k (against it when negative), and the votes and b[k] add up to Z[k].
+        (Without a hidden layer, H is the image itself and the units are its pixels.)
+        """
+        H = self.dense_cache(self.forward(x.reshape(1, -1))[1])["inputs"][-1][0]  # (n_hidden,): the last layer's input
+        return H[:, None] * self.weights[-1]  # (n_hidden, 1) * (n_hidden, 10) -> (n_hidden, 10)
 
     def log_probabilities(self, X, chunk_size=2000):
         """log P, (N, 10), computed a chunk of images at a time to bound memory."""

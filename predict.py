@@ -9,6 +9,8 @@ Every picture goes through preprocess.py first, which turns it into an MNIST-sty
 has never seen anything else.
 """
 
+import support.startup  # first: a clear message if NumPy is missing, and a clean Ctrl-C (support/startup.py)
+
 import argparse
 import glob
 import os
@@ -22,8 +24,8 @@ from matplotlib.widgets import Button
 from PIL import Image
 
 import visualize
-from model_files import ModelFileError, load_digit_model
 from preprocess import BlankImageError, preprocess
+from support.model_files import ModelFileError, load_digit_model
 
 CANVAS_SIZE = 112  # the drawing canvas, in pixels: 4 times MNIST's 28
 BRUSH_RADIUS = 4.5  # pixels of the canvas
@@ -302,4 +304,4 @@ def run(argv):
 
 
 if __name__ == "__main__":
-    main()
+    support.startup.run(main)

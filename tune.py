@@ -14,7 +14,8 @@ Each trial is a short run of train.py's own training loop (everything not search
 the schedule and augmentation, comes from the constants at the top of train.py).
 """
 
-import argparse
+import support.startup  # first: a clear message if NumPy is missing, and a clean Ctrl-C (support/startup.py)
+
 import csv
 import io
 import math
@@ -27,11 +28,13 @@ import numpy as np
 import data_loader
 import train
 import visualize
-from model_files import write_atomically
+from support import command_line, diagnosis
+from support.files import interrupted_path, output_problem, write_atomically
+from support.progress import plural
+from support.rules import MAX_TRIALS, TUNE_RULES
 
 # -----------------------------------------------------------------------------------------------------
 # The search space. Change it here, or for one search on the command line: python tune.py --epochs 3
-# As in train.py, each line is also a flag (--learning-rates for learning_rates), a list comma-separated.
 learning_rates = [0.03, 0.1, 0.3]  # peak learning rates to try
 hidden_sizes = [128, 256, 512]  # hidden-layer sizes to try
 batch_sizes = [64, 128, 256]  # mini-batch sizes to try
@@ -42,33 +45,33 @@ data_dir = "data"  # folder with the MNIST files (only the training files are re
 validation_size = 10000  # training images held out to score the trials
 results_dir = "results"  # where tuning.csv and tuning.png go
 # -----------------------------------------------------------------------------------------------------
+# As in train.py, each line above is also a flag (--learning-rates for learning_rates), a list comma-separated.
 
-RULES = {  # what each may be, as in train.py
-    "learning_rates": (lambda rate: rate > 0, "must all be greater than 0"),
-    "hidden_sizes": train.RULES["hidden_sizes"],
-    "batch_sizes": (lambda size: size >= 1, "must all be at least 1"),
-    "epochs": (lambda count: count >= 1, "must be at least 1"),
-    "trials": (lambda count: count >= 0, "must not be negative"),
-    "seed": (lambda number: number >= 0, "must not be negative"),
-    "validation_size": (lambda count: count >= 1, "must be at least 1: the trials are scored on it"),
-}
 TABLE_COLUMNS = ["rank", "learning_rate", "hidden_size", "batch_size", "val_accuracy", "train_loss", "seconds",
                  "status"]  # fmt: skip
 
 
 def parse_arguments(argv=None):
-    constants = train.read_constants(__file__, globals())
-    parser = argparse.ArgumentParser(description="Search hyperparameters on the validation set.")
-    train.add_flags(parser, constants, RULES)
+    parser = command_line.Parser(prog="tune.py", description="Search hyperparameters on the validation set.")
+    constants = command_line.read_constants(__file__, globals())
+    command_line.add_flags(parser, constants, TUNE_RULES)
     parser.add_argument("--no-show", action="store_true", help="save the figure but open no window")
-    args = parser.parse_args(argv)
-    problems = [train.rule_problem(name, getattr(args, name), RULES) for name in constants]
-    problem = next((message for message in problems if message), None) or visualize.results_dir_problem(
-        args.results_dir
-    )
+    args = command_line.parse_settings(parser, sys.argv[1:] if argv is None else argv, "tune.py", constants, TUNE_RULES)
+    problem = search_size_problem(args)
+    for name in ("tuning.csv", "tuning.png", "tuning.interrupted.csv", "tuning.interrupted.png"):
+        problem = problem or output_problem(Path(args.results_dir) / name, "--results-dir", create_folders=True)
     if problem:
         parser.error(problem)
     return args
+
+
+def search_size_problem(args):
+    """A search too large to run (a grid is every combination of the three lists), before it is built."""
+    size = len(args.learning_rates) * len(args.hidden_sizes) * len(args.batch_sizes)
+    if args.trials == 0 and size > MAX_TRIALS:
+        return (f"--learning-rates, --hidden-sizes and --batch-sizes make a grid of {size:,} settings, more than "
+                f"the {MAX_TRIALS:,} a search may try; give fewer values, or draw some with --trials N")  # fmt: skip
+    return None
 
 
 def settings_to_try(args):
@@ -89,36 +92,37 @@ def settings_to_try(args):
     ]  # fmt: skip
 
 
+def trial_settings(setting, args):
+    """train.py's settings for one trial: its constants, with the searched values and this search's options."""
+    learning_rate, hidden_size, batch_size = setting
+    return train.default_settings(learning_rate=learning_rate, hidden_sizes=[hidden_size], batch_size=batch_size,
+                                  epochs=args.epochs, seed=args.seed, validation_size=args.validation_size)  # fmt: skip
+
+
+def setting_name(name):
+    """How an error names a setting: tune.py's own flag, or the constant of train.py that every trial uses."""
+    return "--hidden-sizes" if name == "hidden_sizes" else f"{name} (at the top of train.py, which every trial uses)"
+
+
 def run_trial(setting, data, image_shape, args):
     """Train one setting with train.py's loop; its result: validation accuracy, final training loss, time."""
-    learning_rate, hidden_size, batch_size = setting
-    trial_args = train.default_settings(
-        learning_rate=learning_rate,
-        hidden_sizes=[hidden_size],
-        batch_size=batch_size,
-        epochs=args.epochs,
-        seed=args.seed,
-        validation_size=args.validation_size,
-    )
-    try:
-        network, optimizer = train.build_model(trial_args, image_shape)
-    except ValueError as error:  # a network too large, or shifts too large for these images
-        sys.exit(f"error: {error}")
-    result = {"learning_rate": learning_rate, "hidden_size": hidden_size, "batch_size": batch_size,
+    trial_args = trial_settings(setting, args)
+    network, optimizer = train.build_model(trial_args, image_shape)
+    result = {"learning_rate": setting[0], "hidden_size": setting[1], "batch_size": setting[2],
               "val_accuracy": math.nan, "train_loss": math.nan, "status": "ok"}  # fmt: skip
     started = time.perf_counter()
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            history, interrupted = train.train(network, optimizer, *data, trial_args, log=lambda line: None)
-    except train.DivergedError:
-        history, interrupted, result["status"] = [], False, "diverged"
-    except train.NotLearningError:
-        history, interrupted, result["status"] = [], False, "not learning"
+            history, interruption = train.train(network, optimizer, *data, trial_args, log=lambda line: None)
+    except diagnosis.DivergedError:
+        history, interruption, result["status"] = [], None, "diverged"
+    except diagnosis.NotLearningError:
+        history, interruption, result["status"] = [], None, "not learning"
     result["seconds"] = time.perf_counter() - started
     if history:
         result["val_accuracy"], result["train_loss"] = history[-1]["val_accuracy"], history[-1]["train_loss"]
-    if interrupted:
-        result["status"] = "interrupted"
+    if interruption:
+        raise interruption  # a trial stopped half-way is no result: the search ends with the finished ones
     return result
 
 
@@ -164,8 +168,7 @@ def format_table(rows):
 def paste_instructions(best, args):
     """The winning setting as lines for the top of train.py and as a command."""
     return "\n".join([
-        f"Best setting: validation accuracy {100 * best['val_accuracy']:.2f}% after "
-        f"{train.plural(args.epochs, 'epoch')}.",
+        f"Best setting: validation accuracy {100 * best['val_accuracy']:.2f}% after {plural(args.epochs, 'epoch')}.",
         "Paste at the top of train.py:",
         f"    hidden_sizes = [{best['hidden_size']}]",
         f"    learning_rate = {best['learning_rate']:g}",
@@ -187,12 +190,7 @@ def save_csv(rows, path):
 
 
 def main(argv=None):
-    args = parse_arguments(argv)
-    try:
-        search(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("\nInterrupted (Ctrl-C).\n")
-        sys.exit(130)
+    search(parse_arguments(argv))
 
 
 def search(args):
@@ -200,51 +198,78 @@ def search(args):
     try:
         data = data_loader.load_training_data(args.data_dir, args.validation_size)  # never the test files
         image_shape = data_loader.read_image_shape(args.data_dir)
-    except data_loader.DataError as error:
+        for hidden_size in sorted(set(args.hidden_sizes)):  # each network must fit the images, and memory
+            command_line.check_model(trial_settings((0.1, hidden_size, 1), args), image_shape, setting_name)
+    except (data_loader.DataError, command_line.SettingError) as error:
         sys.exit(f"error: {error}")
     settings = settings_to_try(args)
     kind = "random search" if args.trials else "grid search"
-    print(f"Tuning: {kind} of {train.plural(len(settings), 'setting')}, {train.plural(args.epochs, 'epoch')} "
-          f"each, scored on {len(data[2]):,} validation images")  # fmt: skip
+    print(f"Tuning: {kind} of {plural(len(settings), 'setting')}, {plural(args.epochs, 'epoch')} each, scored on "
+          f"{len(data[2]):,} validation images")  # fmt: skip
 
-    results = []
+    results, interruption = [], None
     try:
         for number, setting in enumerate(settings, start=1):
-            result = run_trial(setting, data, image_shape, args)
-            if result["status"] == "interrupted":
-                raise KeyboardInterrupt
-            results.append(result)
-            print(format_trial(number, len(settings), result), flush=True)
+            results.append(run_trial(setting, data, image_shape, args))
+            print(format_trial(number, len(settings), results[-1]), flush=True)
             if number == 1 and len(settings) > 1:
-                estimate = estimated_total_seconds(result, settings)
+                estimate = estimated_total_seconds(results[-1], settings)
                 print(f"Estimated total time: about {estimate / 60:.1f} minutes ({estimate:.0f} seconds)")
-    except KeyboardInterrupt:
-        print(f"Search interrupted (Ctrl-C) after {train.plural(len(results), 'complete trial')}; ranking those.")
-
-    if not results:  # only Ctrl-C ends a search before its first trial ends: a failed trial is a result too
+    except KeyboardInterrupt as stop:
+        interruption = stop
+        print(f"Search interrupted ({support.startup.name_of(stop)}) after {plural(len(results), 'complete trial')}; "
+              "ranking those.")  # fmt: skip
+    if not results:  # only an interruption ends a search before its first trial: a failed trial is a result too
         print("No trial finished: tuning.csv and tuning.png were not changed.", file=sys.stderr)
-        sys.exit(130)
+        raise interruption
+    save_results(results, args, interruption, train_count=len(data[0]))
+    if interruption:
+        raise interruption  # ends the program as Ctrl-C does (support/startup.py)
+    visualize.show_or_close(not args.no_show, Path(args.results_dir) / "tuning.png")
+
+
+def save_results(results, args, interruption, train_count):
+    """Print the ranking and the advice, and save the table and the figure: an interrupted search under names
+    that say so, so that it never replaces the table of a finished one."""
     rows = ranked(results)
     print(format_table(rows))
-    print(paste_instructions(rows[0], args) if rows[0]["status"] == "ok" else failure_advice(results))
-    results_dir = Path(args.results_dir)
+    print(
+        paste_instructions(rows[0], args) if rows[0]["status"] == "ok" else failure_advice(results, args, train_count)
+    )
+    table, figure = Path(args.results_dir) / "tuning.csv", Path(args.results_dir) / "tuning.png"
+    if interruption:
+        table, figure = interrupted_path(table), interrupted_path(figure)
     try:
-        save_csv(rows, results_dir / "tuning.csv")
-        visualize.plot_tuning_results(results, results_dir / "tuning.png")
+        save_csv(rows, table)
+        visualize.plot_tuning_results(results, figure)
     except OSError as error:
-        sys.exit(f"error: could not save the results in '{results_dir}' ({error.strerror or error})")
-    visualize.show_or_close(not args.no_show, results_dir / "tuning.png")
+        sys.exit(f"error: could not save the results in '{args.results_dir}' ({error.strerror or error})")
+    if interruption:
+        print(f"(of the interrupted search: tuning.csv and tuning.png in '{args.results_dir}' were not changed)")
 
 
-def failure_advice(results):
-    """Every trial failed: what their failures say about the learning rates to try."""
-    statuses = {result["status"] for result in results}
-    if statuses == {"diverged"}:
-        return "Every trial diverged: the learning rates were too large; try smaller ones."
-    if statuses == {"not learning"}:
-        return "No trial learned: the learning rates were too small, or the trials too short; try larger ones."
-    return "Every trial failed: the small learning rates did not learn and the large ones diverged."
+def failure_advice(results, args, train_count):
+    """Every trial failed: what this search's evidence says to change."""
+    diverged = sorted(r["learning_rate"] for r in results if r["status"] == "diverged")
+    stuck = sorted(r["learning_rate"] for r in results if r["status"] == "not learning")
+    if diverged and not stuck:
+        return f"Every trial diverged: learning rates of {diverged[0]:g} and above were too large; try smaller ones."
+    if diverged:
+        return (f"Every trial failed: the learning rates {', '.join(f'{rate:g}' for rate in stuck)} did not learn "
+                f"and {', '.join(f'{rate:g}' for rate in diverged)} diverged; try values in between.")  # fmt: skip
+    longest = max(args.epochs * math.ceil(train_count / batch) for batch in args.batch_sizes)
+    causes = []
+    if longest < diagnosis.STEPS_BEFORE_JUDGING:
+        causes.append(f"the trials were too short (at most {plural(longest, 'gradient step')} each): use more "
+                      "--epochs or smaller --batch-sizes")  # fmt: skip
+    if train_count < 100:
+        causes.append(f"{plural(train_count, 'training image')} are too few: use a smaller --validation-size")
+    if stuck[-1] < diagnosis.STARTING_LEARNING_RATES["momentum"] / 30:
+        causes.append(f"the learning rates (up to {stuck[-1]:g}) were too small: try larger ones")
+    if not causes:
+        causes.append("check the data (--data-dir) and the settings at the top of train.py, which every trial uses")
+    return f"No trial learned. Likely: {'; '.join(causes)}."
 
 
 if __name__ == "__main__":
-    main()
+    support.startup.run(main)

@@ -8,22 +8,27 @@ Run on its own to draw the figures of a saved model without training again:
     python visualize.py                        # model_weights.npz on the test images of data/, and a
                                                # comparison of the three kinds of augmentation
     python visualize.py --mistakes-only --no-show
+    python visualize.py --compare small.npz model_weights.npz   # the curves of two saved runs in one figure
 """
 
+import support.startup  # first: a clear message if a package is missing, and a clean Ctrl-C
+
 import argparse
+import math
 import sys
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 import data_loader
 from augment import augment_images
 from conv_network import ConvNetwork
-from model_files import ModelFileError, load_digit_model, write_atomically
 from network import Network
+from support.files import folder_problem, write_atomically
+from support.model_files import ModelFileError, load_digit_model, load_history
 
 # A title sits just above its drawing. Fixing its height spares matplotlib a slow search, for every one of the
 # dozens of small drawings in a grid, for a spot clear of tick labels these drawings do not have.
@@ -92,34 +97,107 @@ def chosen_for_the_grid(true_labels, predicted_labels, mistakes_only, count, lea
     return np.concatenate([first[: len(first) - len(extra)], extra])
 
 
-def plot_training_curves(history, path):
-    """Loss and accuracy per epoch, on the training batches and on the validation set.
+def plot_training_curves(history, path, augmented=False):
+    """Loss and accuracy per epoch, on the training batches and on the validation set; under the loss, lightly,
+    the loss of every single step, so that the noise of the mini-batches shows.
 
-    The training figures are averages over the epoch's mini-batches, measured as the network learned
-    (on distorted images when augmenting); the validation figures are measured after the epoch.
+    The training figures are means over the epoch's mini-batches, measured while the network learned (on
+    distorted images when `augmented`); the validation figures are measured after the epoch, on the images
+    as they are. So validation can sit above training, and the figure says why.
     """
     epochs = [record["epoch"] for record in history]
     validated = history[0]["val_accuracy"] is not None  # False when training on every image
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    loss_axis.plot(epochs, [record["train_loss"] for record in history], "o-", label="training batches")
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4.4))
+    losses = [record["train_loss"] for record in history]
+    steps = [(record["epoch"] - 1 + (index + 1) / len(record.get("step_losses") or [0]), loss)
+             for record in history for index, loss in enumerate(record.get("step_losses") or [])]  # fmt: skip
+    if steps:
+        loss_axis.plot(*zip(*steps), color="tab:blue", alpha=0.25, linewidth=0.6, label="each training step")
+    loss_axis.plot(epochs, losses, "o-", color="tab:blue", label="training batches, epoch mean")
     accuracy_axis.plot(epochs, [100 * record["train_accuracy"] for record in history], "o-", label="training batches")
     if validated:
-        loss_axis.plot(epochs, [record["val_loss"] for record in history], "o-", label="validation")
+        loss_axis.plot(epochs, [record["val_loss"] for record in history], "o-", color="tab:orange", label="validation")
         accuracy_axis.plot(epochs, [100 * record["val_accuracy"] for record in history], "o-", label="validation")
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss", yscale="log")
+    shown = [loss for _, loss in steps] + losses + [record["val_loss"] for record in history if validated]
+    set_readable_log_ticks(loss_axis, min(shown), max(shown))
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    plain_numbers = FuncFormatter(lambda value, position: f"{value:g}")  # 0.4, not 4x10^-1
-    loss_axis.yaxis.set_major_formatter(plain_numbers)
-    loss_axis.yaxis.set_minor_formatter(plain_numbers)
     for axis in (loss_axis, accuracy_axis):
         if len(epochs) <= 12:
             axis.set_xticks(epochs)  # every epoch, and only whole ones
         else:
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(True, alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize=8)
+    distorted = ", on distorted images" if augmented else ""
+    figure.text(0.5, 0.01, f"Training: measured on the mini-batches{distorted}, while the network still learns. "
+                "Validation: after each epoch, on images as they are.\nSo validation can sit above training.",
+                ha="center", fontsize=8)  # fmt: skip
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    return save_figure(figure, path)
+
+
+def readable_log_ticks(low, high, most=7):
+    """Values to label on a log axis from `low` to `high`: 1, 2 and 5 times powers of ten, fewer if they would
+    crowd (1 and 3, then 1 alone), and at least the two ends when no round value lies between them."""
+    powers = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    for multiples in ((1, 2, 5), (1, 3), (1,)):
+        ticks = [m * 10.0**power for power in powers for m in multiples if low <= m * 10.0**power <= high]
+        if len(ticks) <= most:
+            break
+    return ticks if len(ticks) >= 2 else [float(f"{low:.2g}"), float(f"{high:.2g}")]
+
+
+def set_readable_log_ticks(axis, low, high):
+    """Label a log axis that shows the values `low` to `high` with readable_log_ticks, as plain numbers."""
+    low, high = low / 1.2, high * 1.2  # a little room above and below
+    axis.set_ylim(low, high)
+    axis.yaxis.set_major_locator(FixedLocator(readable_log_ticks(low, high)))
+    axis.yaxis.set_minor_locator(NullLocator())
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, position: f"{value:g}"))  # 0.4, not 4x10^-1
+
+
+def plot_run_comparison(runs, path):
+    """The curves of several saved runs in one figure: runs is a list of (label, history).
+
+    Left, the training loss (epoch means, solid) and the validation loss (dashed); right, the validation
+    accuracy (solid) and the training accuracy (dashed). One colour per run; its label says how it differs.
+    """
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4.6))
+    shown = []
+    for (label, history), color in zip(runs, plt.cm.tab10.colors):
+        epochs = [record["epoch"] for record in history]
+        losses = [record["train_loss"] for record in history]
+        loss_axis.plot(epochs, losses, "-", color=color, label=label)
+        accuracy_axis.plot(epochs, [100 * record["train_accuracy"] for record in history], "--", color=color)
+        shown += losses
+        if history[0]["val_loss"] is not None:
+            loss_axis.plot(epochs, [record["val_loss"] for record in history], "--", color=color)
+            accuracy_axis.plot(epochs, [100 * record["val_accuracy"] for record in history], "-", color=color,
+                               label=label)  # fmt: skip
+            shown += [record["val_loss"] for record in history]
+    loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss: training (solid), validation (dashed)",
+                  yscale="log")  # fmt: skip
+    set_readable_log_ticks(loss_axis, min(shown), max(shown))
+    accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy: validation (solid), training (dashed)")
+    for axis in (loss_axis, accuracy_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(True, alpha=0.3)
+    loss_axis.legend(fontsize=8)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def run_labels(paths, settings):
+    """A legend label per run: its file name, and the settings in which the runs differ."""
+    names = sorted({name for run in settings for name in run} - {"weights", "results_dir", "no_show", "preset"})
+    differing = [name for name in names if len({repr(run.get(name)) for run in settings}) > 1]
+    return [f"{Path(path).name}: " + (", ".join(f"{name} {format_setting(run.get(name))}" for name in differing)
+                                      or "the same settings") for path, run in zip(paths, settings)]  # fmt: skip
+
+
+def format_setting(value):
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def confusion_matrix(true_labels, predicted_labels, num_classes=10):
@@ -203,35 +281,85 @@ def plot_confident_mistakes(images, true_labels, probabilities, path, count=24, 
     return save_figure(figure, path)
 
 
-def plot_hidden_units(network, images, path, count=24, seed=0):
-    """A random sample of first-layer hidden units: each unit's input weights, and what training changed in them.
+def firing_shares(network, images, chunk_size=2000):
+    """For every hidden layer, the share of `images` on which each of its units fires (H > 0): a list of (n,) arrays."""
+    counts = None
+    for start in range(0, len(images), chunk_size):
+        fired = [
+            np.count_nonzero(H > 0, axis=0) for H in network.hidden_activations(images[start : start + chunk_size])
+        ]
+        counts = fired if counts is None else [total + more for total, more in zip(counts, fired)]
+    return [count / len(images) for count in counts or []]
+
+
+def report_dead_units(network, images, set_name):
+    """Print how many ReLU units of each hidden layer fire on fewer than 1% of `images` (the `set_name` digits).
+
+    A ReLU unit that does not fire passes no gradient back to its weights, so it has stopped learning; a run
+    that starts with steps too large switches many of them off for good. (A tanh or sigmoid unit never does.)
+    """
+    if network.activation != "relu" or len(network.layer_sizes) < 3:
+        return
+    shares = firing_shares(network, images)
+    counts = [f"{np.count_nonzero(share < 0.01)} of {len(share)}" for share in shares]
+    where = [f" in layer {layer}" for layer in range(1, len(shares) + 1)] if len(shares) > 1 else [""]
+    never = sum(np.count_nonzero(share == 0) for share in shares)
+    print(f"Hidden units firing on fewer than 1% of the {set_name} digits: "
+          + ", ".join(count + layer for count, layer in zip(counts, where))
+          + (f" ({never} of them never fire)" if never else ""))  # fmt: skip
+    print("  A unit that does not fire gets no gradient and learns nothing more; a warm-up (--warmup-epochs 1) or a "
+          "smaller --learning-rate keeps more of them alive (README: What to try next)")  # fmt: skip
+
+
+def units_to_show(shares, count):
+    """Which units the hidden-units figure shows, in that order, and its rule in words: the most active third, a
+    few typical ones (nearest the median share), then every silent one (firing on fewer than 1% of the images) as
+    far as the grid goes, and more typical ones in the places left."""
+    order = list(np.argsort(-shares, kind="stable"))  # the most active first
+    if count >= len(shares):
+        return order, f"all {len(shares)}"
+    active = order[: count // 3]
+    by_typicality = [unit for unit in np.argsort(np.abs(shares - np.median(shares)), kind="stable")]
+    silent = [unit for unit in reversed(order) if shares[unit] < 0.01 and unit not in active]
+    silent = silent[: count - len(active) - max(1, count // 6)]
+    typical = [unit for unit in by_typicality if unit not in active + silent][: count - len(active) - len(silent)]
+    all_silent = np.count_nonzero(shares < 0.01)
+    if all_silent == 0:
+        return active + typical, f"the {len(active)} most active and {len(typical)} typical (none is silent)"
+    which_silent = f"{'all ' if len(silent) == all_silent else ''}{len(silent)} silent (firing on fewer than 1%)"
+    return active + typical + silent, f"the {len(active)} most active, {len(typical)} typical and {which_silent}"
+
+
+def plot_hidden_units(network, images, path, count=24, set_name="test"):
+    """First-layer hidden units, chosen by how often they fire: each unit's input weights, and what training changed.
 
     Column k of W1 holds the weight unit k gives to every pixel: red pixels push the unit towards firing, blue
     ones hold it back. The weights are the random start plus what training added; the change (end - start) shows
-    the learned part alone. Each unit is titled with the share of `images` (the first 2,000) it fires on, and how
-    far its weights moved from their start (|change| / |start|): a unit that fires on almost no image gets almost
-    no gradient. A model whose file does not record its seed (an older file) is drawn without the change.
+    the learned part alone. Each unit is titled with the share of all `images` (the `set_name` digits) it fires
+    on, and how far its weights moved from their start (|change| / |start|): a unit that fires on almost no image
+    gets almost no gradient. A model whose file does not record its seed is drawn without the change.
     """
     W1 = network.weights[0]  # (784, H)
-    start = None if network.seed is None else Network(network.layer_sizes, seed=network.seed).weights[0]
-    fires = np.mean(network.forward(images[:2000])[1]["layer_inputs"][1] > 0, axis=0)  # (H,): share of images
+    start = None
+    if network.seed is not None:
+        start = Network(network.layer_sizes, seed=network.seed, init=network.init).weights[0]
+    shares = firing_shares(network, images)[0]  # (H,): the share of the images each unit fires on
     hidden_size = W1.shape[1]
-    units = np.sort(np.random.default_rng(seed).choice(hidden_size, size=min(count, hidden_size), replace=False))
+    units, rule = units_to_show(shares, min(count, hidden_size))
     pictures, titles = [], []
     for unit in units:
         pictures.append(W1[:, unit].reshape(network.image_shape))
-        titles.append(f"unit {unit}: {100 * fires[unit]:.1f}%")
+        titles.append(f"unit {unit}: {100 * shares[unit]:.1f}%")
         if start is not None:
             change = W1[:, unit] - start[:, unit]
             pictures.append(change.reshape(network.image_shape))
             titles.append(f"moved {100 * np.linalg.norm(change) / np.linalg.norm(start[:, unit]):.0f}%")
-    which = f"{len(units)} of the {hidden_size}" if len(units) < hidden_size else f"the {hidden_size}"
+    which = f"{rule} of the {hidden_size}" if len(units) < hidden_size else f"the {hidden_size}"  # all: by activity
     what = "each unit's weights" if start is None else "each unit's weights, then what training changed"
-    return plot_weight_images(
-        pictures, titles, f"What {which} hidden units look for: {what}\n(red +, blue -; % = share of the test "
-        "digits the unit fires on" + ("" if start is None else "; moved = |change| / |start|") + ")", path,
-        columns=min(12, len(pictures)),
-    )  # fmt: skip
+    moved = "" if start is None else "; moved = |change| / |start|"
+    title = (f"What {which} hidden units look for: {what}\n(red +, blue -; % = share of the {len(images):,} "
+             f"{set_name} digits the unit fires on{moved})")  # fmt: skip
+    return plot_weight_images(pictures, titles, title, path, columns=min(12, len(pictures)))
 
 
 def plot_filters(network, path):
@@ -247,7 +375,7 @@ def plot_filters(network, path):
         rows, title = {"trained": end}, f"The first layer's {size}x{size} filters"
     else:
         start = ConvNetwork(network.conv_channels, network.hidden_sizes, network.kernel_size, seed=network.seed,
-                            image_shape=network.image_shape).conv_weights[0]  # fmt: skip
+                            image_shape=network.image_shape, init=network.init).conv_weights[0]  # fmt: skip
         moved = np.linalg.norm(end - start, axis=0) / np.linalg.norm(start, axis=0)
         rows = {"start": start, "trained": end, "change": end - start}
         title = (f"First-layer {size}x{size} filters: start, trained, and the change (they moved by a median "
@@ -391,28 +519,43 @@ def show_or_close(show, path=None):
     plt.close("all")
 
 
-def results_dir_problem(folder):
-    """Why figures cannot be saved in `folder` (a file stands where it or one of its parents should be), or None."""
-    folder = Path(folder)
-    blocking = next((path for path in [folder, *folder.parents] if path.exists() and not path.is_dir()), None)
-    return f"--results-dir: '{blocking}' is a file, not a folder" if blocking else None
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Draw the evaluation figures of a saved model on the test images.")
+    parser = argparse.ArgumentParser(description="Draw the figures of a saved model, or compare saved runs.")
     parser.add_argument("--weights", default="model_weights.npz", help="model file to load (default: %(default)s)")
+    parser.add_argument("--compare", nargs="+", metavar="WEIGHTS", help="weights files of runs to draw in one figure")
     parser.add_argument("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="where to save the figures (default: %(default)s)")
     parser.add_argument("--mistakes-only", action="store_true", help="prediction grid of misclassified images only")
     parser.add_argument("--no-show", action="store_true", help="save the figures without opening a window")
     args = parser.parse_args(argv)
-    if results_dir_problem(args.results_dir):
-        parser.error(results_dir_problem(args.results_dir))
-    try:
+    problem = folder_problem(args.results_dir, "--results-dir")
+    if problem:
+        parser.error(problem)
+    if args.compare:
+        compare_saved_runs(args)
+    else:
         draw_saved_model(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("\nInterrupted (Ctrl-C).\n")
-        sys.exit(130)
+
+
+def compare_saved_runs(args):
+    """Draw the curves of the runs saved in args.compare in one figure, comparison.png."""
+    runs, settings = [], []
+    try:
+        for path in args.compare:
+            history, run_settings = load_history(path)
+            if not history:
+                sys.exit(f"error: '{path}' holds no training history (it was saved by an older version, or not by "
+                         "train.py); train it again to compare it")  # fmt: skip
+            runs.append(history)
+            settings.append(run_settings)
+    except ModelFileError as error:
+        sys.exit(f"error: {error}")
+    path = Path(args.results_dir) / "comparison.png"
+    try:
+        plot_run_comparison(list(zip(run_labels(args.compare, settings), runs)), path)
+    except OSError as error:
+        sys.exit(f"error: could not save the figure in '{args.results_dir}' ({error.strerror or error})")
+    show_or_close(not args.no_show, path)
 
 
 def draw_saved_model(args):
@@ -420,6 +563,7 @@ def draw_saved_model(args):
     try:
         test_images, test_labels = data_loader.load_test_data(args.data_dir)
         network = load_digit_model(args.weights, image_shape=data_loader.read_image_shape(args.data_dir, "test"))
+        history, settings = load_history(args.weights)
     except (ModelFileError, data_loader.DataError) as error:
         sys.exit(f"error: {error}")
     probabilities = network.predict_probabilities(test_images)  # (N, 10)
@@ -427,6 +571,8 @@ def draw_saved_model(args):
     results = Path(args.results_dir)
     try:
         evaluation_figures(network, test_images, test_labels, probabilities, results, args.mistakes_only)
+        if history:
+            plot_training_curves(history, results / "training_curves.png", settings.get("augment", "none") != "none")
         methods = ["shift", "affine", "elastic"]
         plot_augmented_samples(
             test_images[:4], methods, results / "augmented_samples.png", image_shape=network.image_shape
@@ -437,4 +583,4 @@ def draw_saved_model(args):
 
 
 if __name__ == "__main__":
-    main()
+    support.startup.run(main)

@@ -14,6 +14,8 @@ same names; its preprocessing repeats preprocess.py's steps for a drawing. The p
 web_demo_template.html: this script only fills in the numbers.
 """
 
+import support.startup  # first: a clear message if NumPy is missing, and a clean Ctrl-C (support/startup.py)
+
 import argparse
 import base64
 import json
@@ -24,7 +26,8 @@ import numpy as np
 
 import data_loader
 from conv_network import ConvNetwork
-from model_files import ModelFileError, load_digit_model, write_atomically
+from support.files import write_atomically
+from support.model_files import ModelFileError, load_digit_model
 
 TEMPLATE = Path(__file__).with_name("web_demo_template.html")
 PLACEHOLDER = "{{MODEL_AND_DIGITS}}"  # where the template receives the weights and the test digits
@@ -109,4 +112,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    support.startup.run(main)

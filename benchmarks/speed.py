@@ -43,6 +43,7 @@ from augment import augment_images  # noqa: E402
 from conv_network import im2col, max_pool  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import SGD, clip_by_global_norm  # noqa: E402
+from support.progress import describe  # noqa: E402
 
 BATCH_SIZE = 128
 LEARNING_RATE = 0.1
@@ -193,7 +194,7 @@ def report_cnn(data):
     products = statistics.median(cnn_product_seconds(network, data[0][: args.batch_size]) for _ in range(5))
     parts = {"matrix products (timed alone)": products * batches, **totals}
     parts["everything else"] = epoch - sum(parts.values())
-    print(f"One epoch of the 'cnn' preset's network ({train.describe(network)}), without augmentation:")
+    print(f"One epoch of the 'cnn' preset's network ({describe(network)}), without augmentation:")
     print(f"  epoch                               {epoch:6.1f}s")
     for name, seconds in parts.items():
         print(f"  {name:<35} {seconds:6.1f}s  {100 * seconds / epoch:3.0f}%")

@@ -8,9 +8,9 @@ import pytest
 import train
 import visualize
 from conv_network import ConvNetwork, col2im, im2col, max_pool, max_pool_backward
-from model_files import ModelFileError, load_model, save_model
 from network import Network
 from optimizers import make_optimizer
+from support.model_files import ModelFileError, load_model, save_model
 
 from conftest import gradient_check, gradients_of_a_step, is_png, run_script
 

@@ -9,10 +9,10 @@ import zipfile
 import numpy as np
 import pytest
 
-import model_files
 from conv_network import ConvNetwork
-from model_files import ModelFileError, load_model, save_model, write_atomically
 from network import Network
+from support import model_files
+from support.model_files import ModelFileError, load_model, save_model, write_atomically
 
 from conftest import memory_cap_works, run_with_memory_cap
 
@@ -41,8 +41,8 @@ def test_round_trip_of_both_kinds_of_model(tmp_path):
 def test_saved_file_is_a_plain_npz(tmp_path):
     save_model(Network([6, 4, 3], seed=7), tmp_path / "model.npz")
     names = zipfile.ZipFile(tmp_path / "model.npz").namelist()
-    expected = ["format_version", "model_type", "layer_sizes", "image_shape", "pixel_max", "seed", "W1", "b1", "W2",
-                "b2"]  # fmt: skip
+    expected = ["format_version", "model_type", "layer_sizes", "image_shape", "pixel_max", "seed", "activation", "init",
+                "W1", "b1", "W2", "b2"]  # fmt: skip
     assert sorted(names) == sorted(f"{name}.npy" for name in expected)
 
 
@@ -67,7 +67,10 @@ def write_npz(path, arrays):
     [
         (lambda a: a.update(W2=np.zeros((5, 3), np.float32)), r"W2 .*shape \(5, 3\).*\(4, 3\)"),
         (lambda a: a.pop("b1"), "lacks the array b1"),
-        (lambda a: a.update(W1=np.array([{"not": "numbers"}], dtype=object)), "holds object values, not numbers"),
+        (
+            lambda a: a.update(W1=np.array([{"not": "numbers"}], dtype=object)),
+            "holds object values; weights files hold numbers and text only",
+        ),
         (lambda a: a.update(format_version=np.array(99)), "newer version"),
         (lambda a: a.update(format_version=np.array("one")), "malformed format_version"),
         (lambda a: a.update(image_shape=np.array([2, 2])), "do not start with the 2x2 image's pixels"),
@@ -80,16 +83,31 @@ def write_npz(path, arrays):
         (lambda a: a.update(W1=np.zeros((6, 4), np.int32)), "needs float values"),
         (lambda a: a.update(seed=np.array(-1)), "seed must be one whole number"),
         (lambda a: a.update(seed=np.array("abc")), "seed must be one whole number"),
-        (lambda a: a.update(model_type=np.array("x" * 2000)), "bytes; it describes the model in a few"),
+        (lambda a: a.update(model_type=np.array("x" * 2000)), "model_type is 8,000 bytes, more than the 1,024 it may"),
+        (lambda a: a.update(W1=np.zeros((6, 4), "m8[s]")), "W1 holds timedelta64"),
+        (lambda a: a.update(layer_sizes=np.array([[6, 4, 3]])), None),  # as good as a flat list
+        (
+            lambda a: a.update(
+                kernel_size=np.array([5, 5]),
+                model_type=np.array("cnn"),
+                conv_channels=np.array([2]),
+                hidden_sizes=np.array([3]),
+            ),
+            "kernel_size must be one number",
+        ),
+        (lambda a: a.update(activation=np.array("softplus")), "activation must be one of relu, tanh, sigmoid"),
     ],
 )
 def test_a_bad_file_is_refused_with_a_message_naming_it(tmp_path, change, message):
     arrays = saved_arrays(tmp_path)
     change(arrays)
     path = write_npz(tmp_path / "bad.npz", arrays)
+    if message is None:
+        load_model(path)
+        return
     with pytest.raises(ModelFileError, match=message) as error:
         load_model(path)
-    assert "bad.npz" in str(error.value)
+    assert "bad.npz" in str(error.value) and "0x" not in str(error.value)  # no internals such as <ast.BinOp at 0x...>
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip file at all", b"PK\x03\x04broken", b"layer_sizes = 784, 10\n"])
@@ -190,7 +208,9 @@ def test_huge_declared_sizes_cost_no_memory(tmp_path):
         f"    try:\n        model = load_model({str(tmp_path)!r} + '/' + name)\n        print(name, 'loaded')\n"
         "    except ModelFileError as error:\n        print(name, 'refused:', error)\n"
     )
-    result = run_with_memory_cap("from model_files import load_model, ModelFileError", code, extra_megabytes=250)
+    result = run_with_memory_cap(
+        "from support.model_files import load_model, ModelFileError", code, extra_megabytes=250
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "wide.npz refused" in lines[0] and "needs float values of shape (784, 100000)" in lines[0]
@@ -277,3 +297,99 @@ def test_an_older_file_without_a_seed_loads_with_the_seed_unknown(tmp_path):
     np.testing.assert_array_equal(model.weights[0], arrays["W1"])
     save_model(model, tmp_path / "again.npz")  # saved again without a seed, not with a made-up one
     assert "seed.npy" not in zipfile.ZipFile(tmp_path / "again.npz").namelist()
+
+
+# ----- what the surroundings can do: special files, damaged members, odd headers --------------------------
+
+
+def test_lzma_members_load_and_a_corrupted_member_is_one_clear_error(tmp_path):
+    arrays = saved_arrays(tmp_path)
+    with zipfile.ZipFile(tmp_path / "lzma.npz", "w", compression=zipfile.ZIP_LZMA) as archive:
+        for name, array in arrays.items():
+            archive.writestr(f"{name}.npy", npy_bytes(array))
+    np.testing.assert_array_equal(load_model(tmp_path / "lzma.npz").weights[0], arrays["W1"])  # a valid zip
+    content = bytearray((tmp_path / "lzma.npz").read_bytes())
+    start = content.find(b"W1.npy") + 40  # inside the compressed data of W1
+    content[start : start + 20] = bytes(20)
+    (tmp_path / "broken.npz").write_bytes(bytes(content))
+    with pytest.raises(ModelFileError, match="broken.npz' is damaged"):
+        load_model(tmp_path / "broken.npz")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (-1, -1), }",  # negative sizes whose product is 1
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2 + 3,), }",  # an expression, which NumPy refuses
+        "{'descr': '<m8[s]', 'fortran_order': False, 'shape': (6, 4), }",  # durations, not numbers
+        "{'descr': '<f4', 'fortran_order': False}",  # no shape at all
+    ],
+)
+def test_odd_npy_headers_are_refused_in_plain_words(tmp_path, header):
+    members = {f"{name}.npy": npy_bytes(array) for name, array in saved_arrays(tmp_path).items()}
+    text = header.encode("latin1")
+    padding = 64 - (10 + len(text) + 1) % 64
+    raw = b"\x93NUMPY\x01\x00" + (len(text) + padding + 1).to_bytes(2, "little") + text + b" " * padding + b"\n"
+    npz_with_members(tmp_path / "odd.npz", {**members, "W1.npy": raw + bytes(96)})
+    with pytest.raises(ModelFileError) as error:
+        load_model(tmp_path / "odd.npz")
+    message = str(error.value)
+    assert "odd.npz" in message and "ast." not in message and "0x" not in message and "unpack" not in message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX-only")
+def test_a_named_pipe_or_a_device_is_refused_without_reading_it(tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")  # nobody writes into it: opening it to read would wait forever
+    code = f"""
+for path in [{str(tmp_path / "pipe.npz")!r}, "/dev/zero", "/dev/urandom"]:
+    try:
+        load_model(path)
+    except ModelFileError as error:
+        print(error)
+    print(is_weights_file(path))
+"""
+    result = run_with_memory_cap("from support.model_files import ModelFileError, is_weights_file, load_model", code,
+                                 extra_megabytes=100)  # fmt: skip
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("pipe.npz' is a named pipe, not a weights file"), result.stderr
+    assert lines[2] == "'/dev/zero' is a device, not a weights file" and "device" in lines[4]
+    assert lines[1] == lines[3] == lines[5] == "False"
+
+
+def test_a_file_that_cannot_be_read_is_called_unreadable(tmp_path, monkeypatch):
+    save_model(Network([6, 4, 3]), tmp_path / "model.npz")
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(model_files, "open_regular", refuse)  # so that it is refused for root too
+    with pytest.raises(ModelFileError, match=r"cannot read '.*model.npz' \(Permission denied\)"):
+        load_model(tmp_path / "model.npz")
+
+
+def test_the_history_and_settings_of_a_run_come_back(tmp_path):
+    history = [
+        {"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "val_loss": None, "val_accuracy": None,
+         "learning_rate": 0.1, "seconds": 1.5, "steps": 3, "clipped": 0, "step_losses": [0.7, 0.5, 0.3],
+         "step_norms": [1.0, 0.9, 0.8]},
+        {"epoch": 2, "train_loss": 0.25, "train_accuracy": 0.9, "val_loss": None, "val_accuracy": None,
+         "learning_rate": 0.0, "seconds": 1.25, "steps": 2, "clipped": 1, "step_losses": [0.3, 0.2],
+         "step_norms": [0.5, 6.0]},
+    ]  # fmt: skip
+    save_model(Network([6, 4, 3]), tmp_path / "run.npz", history, {"learning_rate": 0.1, "hidden_sizes": [4]})
+    loaded, settings = model_files.load_history(tmp_path / "run.npz")
+    assert settings == {"learning_rate": 0.1, "hidden_sizes": [4]}
+    assert [record["epoch"] for record in loaded] == [1, 2] and loaded[1]["val_accuracy"] is None
+    np.testing.assert_allclose(loaded[0]["step_losses"], [0.7, 0.5, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(loaded[1]["step_norms"], [0.5, 6.0], rtol=1e-6)
+    assert model_files.load_history(saved_path(tmp_path)) == ([], {})  # a file without a history
+    arrays = dict(np.load(tmp_path / "run.npz"))
+    arrays["history_step_losses"] = arrays["history_step_losses"][:3]  # one step lost
+    np.savez(tmp_path / "damaged.npz", **arrays)
+    with pytest.raises(ModelFileError, match="its history is damaged"):
+        model_files.load_history(tmp_path / "damaged.npz")
+
+
+def saved_path(tmp_path):
+    save_model(Network([6, 4, 3]), tmp_path / "plain.npz")
+    return tmp_path / "plain.npz"

@@ -6,30 +6,31 @@ import numpy as np
 import pytest
 
 import train
-from network import Network, log_softmax, softmax, softmax_cross_entropy
+from network import ACTIVATIONS, Network, log_softmax, softmax, softmax_cross_entropy
 from optimizers import SGD
 
 from conftest import gradient_check, gradients_of_a_step
 
 
-def float64_network(layer_sizes, seed=0):
+def float64_network(layer_sizes, seed=0, activation="relu"):
     """A network whose arrays are float64, so finite differences are accurate to many digits."""
-    net = Network(layer_sizes, seed=seed)
+    net = Network(layer_sizes, seed=seed, activation=activation)
     net.weights = [weight.astype(np.float64) for weight in net.weights]
     net.biases = [np.random.default_rng(seed + 1).normal(0, 0.1, bias.shape) for bias in net.biases]
     return net
 
 
 @pytest.mark.parametrize(
-    "layer_sizes, l2, dropout",
-    [([12, 7, 5], 0.0, 0.0), ([12, 6, 5, 4], 0.0, 0.0), ([12, 7, 5], 0.1, 0.0), ([12, 8, 6, 5], 0.0, 0.5),
-     ([12, 8, 5], 0.05, 0.3)],
+    "layer_sizes, l2, dropout, activation",
+    [([12, 7, 5], 0.0, 0.0, "relu"), ([12, 6, 5, 4], 0.0, 0.0, "relu"), ([12, 7, 5], 0.1, 0.0, "relu"),
+     ([12, 8, 6, 5], 0.0, 0.5, "relu"), ([12, 8, 5], 0.05, 0.3, "relu"), ([12, 7, 6, 5], 0.0, 0.0, "tanh"),
+     ([12, 7, 6, 5], 0.0, 0.3, "sigmoid")],
 )  # fmt: skip
-def test_gradient_check_every_parameter(layer_sizes, l2, dropout):
+def test_gradient_check_every_parameter(layer_sizes, l2, dropout, activation):
     rng = np.random.default_rng(1)
     images = rng.random((9, layer_sizes[0]))  # float64
     labels = rng.integers(0, layer_sizes[-1], size=9)
-    net = float64_network(layer_sizes)
+    net = float64_network(layer_sizes, activation=activation)
     assert len(net.parameters()) == 2 * (len(layer_sizes) - 1)
     gradient_check(net, images, labels, l2=l2, dropout=dropout)
 
@@ -48,15 +49,16 @@ def test_dropout_is_off_at_evaluation_and_on_in_training():
     net = Network([20, 50, 10], seed=0)
     images = np.random.default_rng(4).random((8, 20), dtype=np.float32)
     without, cache = net.forward(images)
-    assert cache["dropout_masks"] == []
+    assert cache["masks"] == [None, None]
     np.testing.assert_array_equal(net.predict_probabilities(images), net.predict_probabilities(images))
     np.testing.assert_allclose(net.predict_probabilities(images), softmax(without), rtol=1e-6)
     with_dropout, cache = net.forward(images, dropout=0.5, rng=np.random.default_rng(0))
-    masks = cache["dropout_masks"]
+    mask = cache["masks"][1]  # the mask of the hidden layer, which the output layer reads
     assert not np.allclose(with_dropout, without)
-    kept = masks[0] > 0
+    kept = mask > 0
     assert 0.35 < kept.mean() < 0.65
-    np.testing.assert_allclose(masks[0][kept], 2.0)  # kept units are scaled by 1 / (1 - 0.5)
+    np.testing.assert_allclose(mask[kept], 2.0)  # kept units are scaled by 1 / (1 - 0.5)
+    np.testing.assert_array_equal(cache["inputs"][1], cache["activations"][1] * mask)
 
 
 def test_softmax_and_loss_are_stable_on_huge_logits():
@@ -166,14 +168,49 @@ def test_a_training_step_clips_a_freak_gradient_and_reports_its_norm():
     assert step == pytest.approx(0.5, rel=1e-4)  # ...so the step of learning rate 1 was exactly 0.5 long
 
 
-def test_backward_returns_the_first_layers_gradient_for_a_network_feeding_this_one():
-    net = Network([6, 5, 4, 3], seed=0)
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_backward_gives_the_inputs_gradient_for_a_network_feeding_this_one(activation):
+    net = Network([6, 5, 4, 3], seed=0, activation=activation)
     X = np.random.default_rng(0).random((2, 6))
     Z, cache = net.forward(X)
     dZ = np.random.default_rng(1).random((2, 3))
-    _, dZ1 = net.backward(cache, dZ)
-    epsilon = 1e-6  # the first layer's pre-activation moves by epsilon * direction when X moves that way
+    assert net.backward(cache, dZ)[1] is None  # not asked for: the images need no gradient
+    _, dX = net.backward(cache, dZ, input_gradient=True)
+    epsilon = 1e-6  # X moves by epsilon * direction
     direction = np.random.default_rng(2).random((2, 6))
     moved, _ = net.forward(X + epsilon * direction)
     expected = ((moved - Z) * dZ).sum() / epsilon  # how the output term <dZ, Z> changes along the direction
-    assert ((dZ1 @ net.weights[0].T) * direction).sum() == pytest.approx(expected, rel=1e-4)
+    assert (dX * direction).sum() == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_each_activations_derivative_is_its_slope(activation):
+    f, derivative = ACTIVATIONS[activation]
+    Z = np.linspace(-6, 6, 121)[np.abs(np.linspace(-6, 6, 121)) > 1e-3]  # away from relu's kink at 0
+    slope = (f(Z + 1e-6) - f(Z - 1e-6)) / 2e-6
+    np.testing.assert_allclose(derivative(f(Z)), slope, atol=1e-8)
+    assert f(np.float32([-1e4, 0, 1e4])).dtype == np.float32 and np.isfinite(f(np.float32([-1e4, 1e4]))).all()
+
+
+@pytest.mark.parametrize("init, expected_std", [("he", np.sqrt(2 / 784)), ("xavier", np.sqrt(2 / (784 + 400))),
+                                                ("small", 0.01)])  # fmt: skip
+def test_each_initialization_draws_the_standard_deviation_of_its_rule(init, expected_std):
+    net = Network([784, 400, 10], seed=3, init=init)
+    assert net.weights[0].dtype == np.float32 and net.weights[0].std() == pytest.approx(expected_std, rel=0.02)
+
+
+def test_the_default_initialization_is_he_with_the_same_random_numbers():
+    """The default network draws exactly what it drew before init became a choice: its runs stay bit-identical."""
+    rng = np.random.default_rng(4)
+    expected = rng.standard_normal((784, 32), dtype=np.float32) * np.float32(np.sqrt(2.0 / 784))
+    np.testing.assert_array_equal(Network([784, 32, 10], seed=4).weights[0], expected)
+
+
+@pytest.mark.parametrize("layer_sizes", [[30, 8, 10], [30, 8, 6, 10], [30, 10]])
+def test_the_votes_of_the_last_hidden_layer_add_up_to_the_scores(layer_sizes):
+    net = Network(layer_sizes, seed=0)
+    net.biases[-1][:] = np.random.default_rng(1).normal(0, 1, 10)
+    x = np.random.default_rng(2).random(30, dtype=np.float32)
+    votes = net.votes(x)
+    assert votes.shape == (layer_sizes[-2], 10)
+    np.testing.assert_allclose(votes.sum(axis=0) + net.biases[-1], net.forward(x[None])[0][0], rtol=1e-5, atol=1e-5)

@@ -13,8 +13,8 @@ from matplotlib.backend_bases import MouseEvent
 from PIL import Image
 
 import predict
-from model_files import ModelFileError, save_model
 from network import Network
+from support.model_files import ModelFileError, save_model
 
 from conftest import is_png, memory_cap_works, photo_of_a_digit, read_real, run_script, run_with_memory_cap
 

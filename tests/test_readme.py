@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import pytest
 
 import train
+from support import command_line
 
 from conftest import REPOSITORY
 
@@ -71,22 +72,23 @@ def definitions(path, name):
     return found or [node for node in methods if node.name == name]
 
 
-def range_problem(root, path, anchor, text):
-    """What is wrong with the link `[text](path#anchor)` to lines of a Python file under `root`; None if it
-    starts on the `def`/`class` line (or the first decorator) of the definition its text names and ends on its
-    last line. A link to a single line (#L12) must point at the start of the definition."""
+def range_problem(base, path, anchor, text):
+    """What is wrong with the link `[text](path#anchor)` to lines of a Python file (path relative to the folder `base`);
+    None if it starts on the `def`/`class` line (or the first decorator) of the definition its text names and ends
+    on its last line. A link to a single line (#L12) must point at the start of the definition."""
     name = text.strip().strip("`").removesuffix("()")
     if not re.fullmatch(r"\w+(\.\w+)?", name):
         return "link text should name the function or class, like [`name`] or [`Class.method`]"
-    nodes = definitions(root / path, name) if (root / path).is_file() else []
+    file = base / path
+    nodes = definitions(file, name) if file.is_file() else []
     if not nodes:
         found = [
             f"{other.name}#L{node.lineno}-L{node.end_lineno}"
-            for other in sorted(root.glob("*.py"))
+            for other in sorted(file.parent.glob("*.py"))
             for node in definitions(other, name)
         ]
         where = f", it is in {' and '.join(found)}" if found else ""
-        missing = "does not exist" if not (root / path).is_file() else f"has no function or class `{name}`"
+        missing = "does not exist" if not file.is_file() else f"has no function or class `{name}`"
         return f"{path} {missing}{where}"
     if len(nodes) > 1:
         return f"{path} has {len(nodes)} definitions of `{name}`: name it `Class.method`"
@@ -98,25 +100,28 @@ def range_problem(root, path, anchor, text):
     return None
 
 
-def link_problems(readme_text, root=REPOSITORY):
-    """Every link of `readme_text` to a file under `root` points to a file that exists; every link to lines
-    of a Python file spans the definition its text names; every in-page #anchor is a heading's."""
-    problems, slugs = [], heading_slugs(readme_text)
-    for number, line in prose_lines(readme_text):
+def link_problems(text, base=REPOSITORY, name="README.md"):
+    """Every link of the Markdown `text` (the document `name` in the folder `base`) to a file points to a file that
+    exists; every link to lines of a Python file spans the definition its text names; every #anchor, in this
+    document or in another Markdown file, is a heading's."""
+    problems, slugs = [], heading_slugs(text)
+    for number, line in prose_lines(text):
         for link in LINK.finditer(line):
-            text, target = link.group(1), unquote(link.group(2))
+            link_text, target = link.group(1), unquote(link.group(2))
             path, _, anchor = target.partition("#")
             problem = None
+            if re.match(r"^[a-z][a-z0-9+.-]*:", path, re.IGNORECASE) or path.startswith("//"):
+                continue  # http:, https:, mailto: and other sites
             if not path:
                 problem = None if anchor in slugs else f"no heading has the anchor #{anchor}"
-            elif re.match(r"^[a-z][a-z0-9+.-]*:", path, re.IGNORECASE) or path.startswith("//"):
-                continue  # http:, https:, mailto: and other sites
             elif path.endswith(".py") and LINE_RANGE.fullmatch(anchor):
-                problem = range_problem(root, path, anchor, text)
-            elif not (root / path).exists():
+                problem = range_problem(base, path, anchor, link_text)
+            elif not (base / path).exists():
                 problem = f"{path} does not exist"
+            elif path.endswith(".md") and anchor and anchor not in heading_slugs((base / path).read_text("utf-8")):
+                problem = f"{path} has no heading with the anchor #{anchor}"
             if problem:
-                problems.append(f"README.md:{number}: {link.group(0)}: {problem}")
+                problems.append(f"{name}:{number}: {link.group(0)}: {problem}")
     return problems
 
 
@@ -206,13 +211,17 @@ def ci_command_problems(readme_text, ci_script):
 # ----- the checks, on the real README -----
 
 
-def test_links_land_on_their_definitions():
-    problems = link_problems(README.read_text(encoding="utf-8"))
+DOCUMENTS = [README, *sorted((REPOSITORY / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
+def test_links_land_on_their_definitions(document):
+    problems = link_problems(document.read_text(encoding="utf-8"), document.parent, document.name)
     assert not problems, "\n".join(problems)
 
 
 def test_hyperparameter_table_matches_train_py():
-    constants = train.read_constants(train.__file__, vars(train))
+    constants = command_line.read_constants(train.__file__, vars(train))
     problems = hyperparameter_table_problems(README.read_text(encoding="utf-8"), constants)
     assert not problems, "\n".join(problems)
 
@@ -263,12 +272,17 @@ class Box:
         ("[a section](#no-such-heading)", "no heading has the anchor #no-such-heading"),
         ("[a section](#a-heading_with-punctuation-and-code)", None),
         ("[the site](https://example.com/x.py#L1-L2)", None),
+        ("[a chapter](docs/chapter.md#its-part)", None),
+        ("[a chapter](docs/chapter.md#no-part)", "docs/chapter.md has no heading with the anchor #no-part"),
+        ("[a chapter](docs/missing.md)", "docs/missing.md does not exist"),
     ],
 )
 def test_link_check_can_fail(tmp_path, link, expected):
     (tmp_path / "module.py").write_text(MODULE, encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "chapter.md").write_text("# A chapter\n\n## Its part\n", encoding="utf-8")
     readme = f"# Title\n\n## A heading_with punctuation, and `code`!\n\nSee {link}.\n\n```text\n[x](nowhere.py)\n```\n"
-    problems = link_problems(readme, root=tmp_path)
+    problems = link_problems(readme, tmp_path)
     if expected is None:
         assert problems == []
     else:
@@ -372,5 +386,5 @@ def test_the_code_in_the_equation_table_is_the_code():
 
 
 def test_equation_table_check_can_fail():
-    readme = README.read_text(encoding="utf-8").replace("`H = relu(Z)`", "`H = sigmoid(Z)`")
+    readme = README.read_text(encoding="utf-8").replace("`H = f(Z)`", "`H = sigmoid(Z)`")
     assert equation_table_problems(readme) == ["README.md: `H = sigmoid(Z)` is not in the function its row points to"]

@@ -4,15 +4,18 @@ Every failing run here starts with a real model already saved where the new one 
 file is byte-for-byte the same afterwards.
 """
 
+import os
 import signal
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 import train
-from model_files import load_model, save_model
 from network import Network
+from support import diagnosis
+from support.model_files import load_history, load_model, save_model
 
 from conftest import (
     REPOSITORY,
@@ -79,7 +82,13 @@ def test_a_failed_run_says_what_to_change_and_keeps_the_weights(small_mnist, tmp
 def test_divergence_advice_without_a_usual_rate_to_offer():
     """A rate near the usual one that still diverged: the advice is a smaller rate, not the usual one."""
     args = train.default_settings(learning_rate=0.2)
-    assert "try a smaller --learning-rate, such as 0.02" in train.divergence_advice("the loss became nan", args)
+    assert "try a smaller --learning-rate, such as 0.02" in diagnosis.divergence_advice("the loss became nan", args)
+
+
+def test_a_dropout_that_drops_almost_everything_is_named_as_the_cause():
+    advice = diagnosis.divergence_advice("the loss became nan", train.default_settings(dropout=0.99999))
+    assert "--dropout 0.99999 keeps almost no unit and multiplies the few it keeps by 100,000" in advice
+    assert "learning-rate" not in advice
 
 
 def test_a_blow_up_in_the_very_last_step_is_not_saved(small_mnist, tmp_path, monkeypatch, capsys):
@@ -188,7 +197,9 @@ def test_a_weights_file_that_is_not_a_model_is_refused(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes")
     result = run_script("train.py", "--data-dir", tmp_path / "no-data", "--weights", notes)
-    assert "--weights" in assert_clean_failure(result, exit_code=2) and "is not a weights file" in result.stderr
+    assert "--weights" in assert_clean_failure(result, exit_code=2) and "is not a file this program wrote" in (
+        result.stderr
+    )
     assert notes.read_text() == "my notes"
 
 
@@ -241,3 +252,83 @@ def test_a_data_folder_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "data").write_text("not a folder")
     result = run_script("train.py", "--data-dir", tmp_path / "data", *outputs(tmp_path))
     assert "is a file, not a folder" in assert_clean_failure(result)
+
+
+# ----- outputs checked before the work; interruptions never replace finished work ---------------------------
+
+
+@pytest.mark.parametrize("kind", ["loop", "pipe", "unwritable folder"])
+def test_a_weights_path_that_cannot_be_written_is_refused_before_training(tmp_path, kind):
+    if kind == "loop":
+        (tmp_path / "model.npz").symlink_to(tmp_path / "model.npz")  # a link to itself
+        weights, expected = tmp_path / "model.npz", "symbolic link that loops"
+    elif kind == "pipe":
+        os.mkfifo(tmp_path / "model.npz")
+        weights, expected = tmp_path / "model.npz", "is a named pipe, not a file"
+    else:  # /proc refuses new files even to root, whom permission bits do not stop
+        weights, expected = "/proc/model.npz", "cannot write in the folder '/proc'"
+    result = run_script("train.py", "--data-dir", tmp_path / "no-data", "--weights", weights, "--results-dir",
+                        tmp_path / "results", timeout=60)  # fmt: skip
+    error_line = assert_clean_failure(result, exit_code=2)
+    assert "--weights" in error_line and expected in error_line, error_line
+    assert "Training a" not in result.stdout
+
+
+def test_a_max_shift_that_the_augmentation_does_not_use_is_not_blamed(small_mnist, tmp_path):
+    result = run_script("train.py", "--data-dir", small_mnist, "--augment", "none", "--max-shift", "28", "--epochs",
+                        "1", *TINY_RUN, *outputs(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX-only")
+def test_sigterm_keeps_the_finished_epochs_and_leaves_no_temporary_file(small_mnist, tmp_path):
+    before = save_users_model(tmp_path)
+    command = [sys.executable, str(REPOSITORY / "train.py"), "--data-dir", str(small_mnist), "--epochs", "5000",
+               *TINY_RUN, *map(str, outputs(tmp_path))]  # fmt: skip
+    process = start_interruptible(command)
+    process.stdout.readline(), process.stdout.readline()  # the header and epoch 1
+    process.send_signal(signal.SIGTERM)
+    rest, errors = process.communicate(timeout=60)
+    assert process.returncode == 143, errors
+    assert "Training interrupted (SIGTERM)" in rest and "model.interrupted.npz (of the interrupted run" in rest
+    assert errors.strip().splitlines()[-1] == "Terminated." and "Traceback" not in errors
+    assert (tmp_path / "model.npz").read_bytes() == before
+    assert len(load_history(tmp_path / "model.interrupted.npz")[0]) >= 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.interrupted.npz", "model.npz"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals are POSIX-only here")
+@pytest.mark.parametrize("signal_number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_saving_leaves_no_temporary_file(small_mnist, tmp_path, signal_number, status):
+    """The signal arrives while the weights are being written (played by a slow write): the old file stays whole."""
+    before = save_users_model(tmp_path)
+    arguments = ["--data-dir", str(small_mnist), "--epochs", "1", *TINY_RUN, *map(str, outputs(tmp_path))]
+    code = f"""
+import sys, time, numpy
+import support.startup, train
+def slow_savez(file, **arrays):
+    file.write(b"PK half a file")
+    print("saving", flush=True)
+    time.sleep(30)
+numpy.savez = slow_savez
+sys.argv = ["train.py"]
+support.startup.run(lambda: train.main({arguments!r}))
+"""
+    process = start_interruptible([sys.executable, "-c", code])
+    while "saving" not in process.stdout.readline():
+        assert process.poll() is None, process.stderr.read()
+    process.send_signal(signal_number)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == status and "Traceback" not in errors, errors
+    assert (tmp_path / "model.npz").read_bytes() == before
+    assert [path.name for path in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_output_into_a_closed_pipe_ends_quietly(small_mnist, tmp_path):
+    command = [sys.executable, str(REPOSITORY / "train.py"), "--data-dir", str(small_mnist), "--epochs", "3",
+               *TINY_RUN, *map(str, outputs(tmp_path))]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()  # like `| head -1`: nobody reads the rest
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) != 0 and errors == "", errors

@@ -1,9 +1,12 @@
 """tune.py through its command line: it searches, ranks on validation, saves, and never reads the test set."""
 
 import csv
+import select
 import signal
 import sys
+import time
 
+import numpy as np
 import pytest
 
 import tune
@@ -83,19 +86,36 @@ def test_bad_options(option, value, capsys):
     assert option in capsys.readouterr().err
 
 
+def lines_until(process, prefix, seconds=60):
+    """Read the process's output lines until one starts with `prefix`; fail (never hang) if it ends first or takes
+    longer than `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = process.stdout.readline() if ready else ""
+        if line.startswith(prefix):
+            return line
+        if ready and not line:  # the end of the output: the program has ended
+            break
+    process.kill()
+    pytest.fail(f"no line starting with {prefix!r}: {process.communicate(timeout=10)}")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="sending Ctrl-C to a child process is POSIX-only here")
-def test_ctrl_c_still_ranks_and_saves_the_trials_done(small_mnist, tmp_path):
+def test_ctrl_c_ranks_the_trials_done_and_keeps_the_finished_search(small_mnist, tmp_path):
+    (tmp_path / "tuning.csv").write_text("the table of a finished search, three rows long")
     command = [sys.executable, str(REPOSITORY / "tune.py"), "--trials", "500", "--learning-rates", "0.05,0.2",
                *TINY_SEARCH, "--data-dir", str(small_mnist), "--results-dir", str(tmp_path)]  # fmt: skip
     process = start_interruptible(command)
-    while not process.stdout.readline().startswith("trial"):
-        pass
+    lines_until(process, "trial")
     process.send_signal(signal.SIGINT)
     output, errors = process.communicate(timeout=60)
-    assert process.returncode == 0, errors
+    assert process.returncode == 130, errors
     assert "Search interrupted (Ctrl-C)" in output and "rank  learning rate" in output
-    rows = read_table(tmp_path / "tuning.csv")
-    assert 1 <= len(rows) < 500
+    rows = read_table(tmp_path / "tuning.interrupted.csv")
+    assert 1 <= len(rows) < 500 and is_png(tmp_path / "tuning.interrupted.png")
+    assert (tmp_path / "tuning.csv").read_text() == "the table of a finished search, three rows long"
+    assert "tuning.csv and tuning.png in" in output and "were not changed" in output
     assert "Traceback" not in errors
 
 
@@ -107,7 +127,7 @@ def test_ctrl_c_during_the_first_trial_keeps_the_old_results(small_mnist, tmp_pa
                "--batch-sizes", "128", "--epochs", "50", "--validation-size", "500", "--no-show",
                "--data-dir", str(small_mnist), "--results-dir", str(tmp_path)]  # fmt: skip
     process = start_interruptible(command)
-    header = process.stdout.readline()  # printed once the data is loaded, as the first trial starts
+    header = lines_until(process, "Tuning:")  # printed once the data is loaded, as the first trial starts
     process.send_signal(signal.SIGINT)
     output, errors = process.communicate(timeout=60)
     assert header.startswith("Tuning: grid search of 1 setting,")
@@ -121,7 +141,7 @@ def test_ctrl_c_during_the_first_trial_keeps_the_old_results(small_mnist, tmp_pa
 def test_a_negative_seed_is_a_clean_error():
     result = run_script("tune.py", "--seed", "-1")
     assert result.returncode == 2
-    assert "error: --seed must not be negative" in result.stderr and "Traceback" not in result.stderr
+    assert "error: --seed must be a whole number from 0" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_too_small_learning_rates_are_reported_as_not_learning(small_mnist, tmp_path):
@@ -129,14 +149,56 @@ def test_too_small_learning_rates_are_reported_as_not_learning(small_mnist, tmp_
                         "--results-dir", tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert [row["status"] for row in read_table(tmp_path / "tuning.csv")] == ["not learning"]
-    assert "No trial learned" in result.stdout and "try larger ones" in result.stdout
-    assert "smaller" not in result.stdout and "Paste at the top" not in result.stdout
+    assert "No trial learned" in result.stdout and "the learning rates (up to 1e-06) were too small" in result.stdout
+    assert "too large" not in result.stdout and "Paste at the top" not in result.stdout
 
 
 @pytest.mark.parametrize(
-    "statuses, advice",
-    [(["diverged"], "try smaller ones"), (["not learning"], "try larger ones"),
-     (["diverged", "not learning"], "the small learning rates did not learn and the large ones diverged")],
+    "trials, options, train_count, advice",
+    [([(0.5, "diverged"), (3, "diverged")], [], 2500, "learning rates of 0.5 and above were too large"),
+     ([(1e-6, "not learning")], [], 2500, "the learning rates (up to 1e-06) were too small: try larger ones"),
+     ([(0.1, "not learning")], ["--epochs", "1", "--batch-sizes", "1000"], 2500, "the trials were too short (at most "
+      "3 gradient steps each)"),
+     ([(0.1, "not learning")], [], 40, "40 training images are too few"),
+     ([(0.1, "not learning")], [], 2500, "check the data (--data-dir)"),
+     ([(1e-6, "not learning"), (5, "diverged")], [], 2500, "the learning rates 1e-06 did not learn and 5 diverged")],
 )  # fmt: skip
-def test_failure_advice_follows_the_statuses(statuses, advice):
-    assert advice in tune.failure_advice([{"status": status} for status in statuses])
+def test_failure_advice_reads_the_evidence(trials, options, train_count, advice):
+    results = [{"learning_rate": rate, "status": status} for rate, status in trials]
+    text = tune.failure_advice(results, tune.parse_arguments(options), train_count)
+    assert advice in text, text
+    assert ("too small" in text) == ("too small" in advice)  # never blames the rates for what the batches did
+
+
+def test_a_search_too_large_to_run_is_refused_before_it_is_built(capsys):
+    many = ",".join(str(0.001 * number) for number in range(1, 1001))
+    sizes = ",".join(str(number) for number in range(1, 101))
+    with pytest.raises(SystemExit):
+        tune.parse_arguments(["--learning-rates", many, "--hidden-sizes", sizes, "--batch-sizes", "1,2"])
+    assert "make a grid of 200,000 settings, more than the 10,000" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tune.parse_arguments(["--trials", "1000000000"])
+    assert "--trials must be from 0 to 10,000" in capsys.readouterr().err
+
+
+def test_data_that_shows_one_digit_is_refused_as_train_py_refuses_it(tmp_path):
+    labels = np.full(300, 7, np.uint8)
+    folder = write_dataset(tmp_path / "sevens", read_real("train_images")[:300], labels,
+                           read_real("test_images")[:10], read_real("test_labels")[:10])  # fmt: skip
+    result = run_script("tune.py", "--data-dir", folder, "--validation-size", "100", *TINY_SEARCH[:-3], "--no-show",
+                        "--results-dir", tmp_path / "out", timeout=60)  # fmt: skip
+    assert result.returncode == 1 and "show only the digit 7" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out" / "tuning.csv").exists()
+
+
+def test_train_py_settings_that_do_not_fit_the_data_are_not_blamed_on_a_missing_flag(tmp_path):
+    images = np.random.default_rng(0).integers(0, 255, (300, 1, 1), dtype=np.uint8)  # 1x1 pictures
+    labels = np.arange(300) % 10
+    folder = write_dataset(tmp_path / "dots", images, labels, images[:10], labels[:10])
+    result = run_script("tune.py", "--data-dir", folder, "--validation-size", "100", *TINY_SEARCH[:-3], "--no-show",
+                        "--results-dir", tmp_path / "out", timeout=60)  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "max_shift (at the top of train.py, which every trial uses) 1 is as large as the 1x1 images" in (
+        result.stderr
+    )
+    assert "--max-shift" not in result.stderr

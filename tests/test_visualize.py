@@ -5,8 +5,8 @@ import pytest
 
 import visualize
 from conv_network import ConvNetwork
-from model_files import save_model
 from network import Network
+from support.model_files import save_model
 
 from conftest import is_png, run_script
 
@@ -136,10 +136,33 @@ def test_hidden_units_show_their_change_how_often_they_fire_and_how_far_they_mov
     network.weights[0][:, 2] *= 3  # unit 2 moved by twice its start
     network.biases[0][:] = [-100, 100, 100, 100, 100]  # unit 0 never fires, the others always
     visualize.plot_hidden_units(network, np.random.default_rng(0).random((50, 784), dtype=np.float32), tmp_path / "u")
-    assert texts["titles"][:6] == ["unit 0: 0.0%", "moved 0%", "unit 1: 100.0%", "moved 0%", "unit 2: 100.0%",
-                                   "moved 200%"]  # fmt: skip
+    assert texts["titles"][:4] == ["unit 1: 100.0%", "moved 0%", "unit 2: 100.0%", "moved 200%"]  # most active first
+    assert texts["titles"][-2:] == ["unit 0: 0.0%", "moved 0%"]  # the silent unit last
     assert "What the 5 hidden units look for" in texts["suptitle"][0]
-    np.testing.assert_allclose(texts["images"][5], (network.weights[0] - start)[:, 2].reshape(28, 28))
+    assert "share of the 50 test digits the unit fires on" in texts["suptitle"][0]
+    np.testing.assert_allclose(texts["images"][3], (network.weights[0] - start)[:, 2].reshape(28, 28))
+
+
+@pytest.mark.parametrize(
+    "shares, count, expected, rule",
+    [([0.5, 0.001, 0, 0.3, 0.9, 0.2, 0.6, 0.0], 6, [4, 6, 3, 7, 2, 1], "the 2 most active, 1 typical and all 3 silent"),
+     ([0.5, 0.001, 0, 0.3, 0.9, 0.2, 0.6, 0.0, 0.4, 0.0], 5, [4, 3, 9, 7, 2], "1 typical and 3 silent"),
+     ([0.5, 0.001, 0, 0.3, 0.9, 0.2, 0.6, 0.0], 8, [4, 6, 0, 3, 5, 1, 2, 7], "all 8"),
+     ([0.5, 0.4, 0.3, 0.9, 0.2], 3, [3, 1, 0], "the 1 most active and 2 typical (none is silent)")],
+)  # fmt: skip
+def test_the_hidden_units_figure_chooses_its_units_by_the_rule_it_states(shares, count, expected, rule):
+    units, stated = visualize.units_to_show(np.array(shares), count)
+    assert [int(unit) for unit in units] == expected and rule in stated, (units, stated)
+
+
+def test_firing_shares_count_every_image_of_the_set(monkeypatch):
+    network = Network([4, 3, 10], seed=0)
+    network.weights[0][:] = np.eye(4, 3)  # unit k fires on images with pixel k lit
+    images = np.zeros((5000, 4), np.float32)
+    images[:10, 0] = 1  # 0.2% of the images light pixel 0 ...
+    images[4990:, 1] = 1  # ... and the last 10, beyond any first 2,000, light pixel 1
+    shares = visualize.firing_shares(network, images, chunk_size=2000)
+    np.testing.assert_allclose(shares[0], [0.002, 0.002, 0.0])
 
 
 def test_filters_are_shown_at_their_start_trained_and_changed(tmp_path, monkeypatch):

@@ -22,9 +22,9 @@ import pytest
 
 import train
 from conv_network import ConvNetwork
-from model_files import save_model
 from network import Network
 from preprocess import preprocess
+from support.model_files import save_model
 
 from conftest import read_real, run_script
 
