@@ -187,8 +187,8 @@ def learning_rate_at(step, total_steps, base_rate, schedule, warmup_steps=0):
 # always 0 (pixels at the border of the image are never lit), pass through the subnormal range on their way
 # to 0. The cure is to flush such values to zero: a value below TINY cannot change a weight anyway (adding
 # 1e-20 to any float32 number larger than about 1e-13 leaves it unchanged), so flushing changes nothing that
-# matters. train_step flushes the output gradient dZ; the optimizers flush what they remember every
-# FLUSH_EVERY steps. A value just above TINY that shrinks by a factor of 0.9 per step is still
+# matters. softmax_cross_entropy (network.py) flushes the output gradient dZ; the optimizers flush what they
+# remember every FLUSH_EVERY steps. A value just above TINY that shrinks by a factor of 0.9 per step is still
 # 0.9 ** 100 * 1e-20 = 3e-25, far from 1.2e-38, when the next flush comes; that holds for every decay factor
 # above 0.66. Faster-decaying values pass through the subnormal range between two flushes, but quickly.
 

@@ -184,11 +184,11 @@ def load_data(args):
 
 def build_model(args, image_shape):
     """The network and the optimizer that args describe: images -> (convolutions ->) hidden layers -> 10 digits."""
-    shape = {"seed": args.seed, "image_shape": image_shape, "activation": args.activation, "init": args.init}
+    common = {"seed": args.seed, "image_shape": image_shape, "activation": args.activation, "init": args.init}
     if args.model == "cnn":
-        network = ConvNetwork(args.conv_channels, args.hidden_sizes, **shape)
+        network = ConvNetwork(args.conv_channels, args.hidden_sizes, **common)
     else:
-        network = Network([math.prod(image_shape), *args.hidden_sizes, 10], **shape)
+        network = Network([math.prod(image_shape), *args.hidden_sizes, 10], **common)
     return network, make_optimizer(args.optimizer, args.momentum)
 
 

@@ -45,6 +45,12 @@ def test_end_to_end(small_mnist, tmp_path):
     assert accuracy and float(accuracy.group(1)) >= 80  # 2,500 images, 3 epochs: about 85%
     network = load_model(tmp_path / "model.npz")
     assert network.layer_sizes == [784, 64, 10]
+    history, settings = load_history(tmp_path / "model.npz")  # the run's history and settings, saved with it
+    assert [record["epoch"] for record in history] == [1, 2, 3] and settings["hidden_sizes"] == [64]
+    assert all(len(record["step_losses"]) == record["steps"] == 20 for record in history)  # 2,500 images / 128
+    dead_units = re.search(r"^Hidden units firing on fewer than 1% of the validation digits: \d+ of 64\b",
+                           result.stdout, re.MULTILINE)  # fmt: skip
+    assert dead_units, result.stdout
     for name in ("predictions.png", "training_curves.png", "confusion_matrix.png", "confident_mistakes.png",
                  "hidden_units.png"):  # fmt: skip
         assert is_png(tmp_path / "results" / name)
@@ -242,6 +248,21 @@ def test_help_lists_one_flag_per_constant():
     assert "keep the weights of the epoch with the best validation accuracy, not the last (default: off)" in (
         result.stdout
     )
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("init", ["he", "xavier", "small"])
+def test_every_activation_and_initialization_trains(small_mnist, activation, init):
+    import data_loader
+
+    data = data_loader.load_training_data(small_mnist, 500)
+    rate = "1" if activation == "sigmoid" else "0.3"  # sigmoid units learn slowly: their slope is at most 1/4
+    args = train.parse_arguments(["--activation", activation, "--init", init, "--hidden-sizes", "32", "--epochs",
+                                  "2", "--augment", "none", "--learning-rate", rate])  # fmt: skip
+    network, optimizer = train.build_model(args, (28, 28))
+    assert (network.activation, network.init) == (activation, init)
+    history, _ = train.train(network, optimizer, *data, args, log=lambda line: None)
+    assert history[-1]["val_accuracy"] > 0.5  # all of them learn on this shallow network
 
 
 def test_hidden_size_is_an_alias_of_hidden_sizes():

@@ -279,3 +279,54 @@ def test_a_model_from_an_older_file_without_its_seed_is_drawn_without_its_change
     visualize.plot_filters(cnn, tmp_path / "filters.png")
     assert texts["titles"] == ["unit 0: 0.0%", "unit 1: 0.0%", "unit 2: 0.0%", "trained 0", "trained 1"]
     assert "changed" not in texts["suptitle"][0] and "start" not in texts["suptitle"][1]
+
+
+# ----- training curves that read at a glance, and runs compared ---------------------------------------------
+
+
+@pytest.mark.parametrize("low, high", [(0.006, 0.1), (0.03, 40), (0.5, 0.6), (1e-5, 3), (2.2, 2.4)])
+def test_log_ticks_are_few_round_and_inside_the_range(low, high):
+    ticks = visualize.readable_log_ticks(low, high)
+    assert 2 <= len(ticks) <= 7 and all(low <= tick <= high for tick in ticks), ticks
+    assert max(ticks) * 10 > high and min(ticks) < 10 * low  # no decade at either end is left without a label
+
+
+def history_of(epochs, steps=5, validated=True, loss_scale=1.0):
+    return [{"epoch": epoch, "train_loss": loss_scale / epoch, "train_accuracy": 0.8 + 0.01 * epoch,
+             "val_loss": 1.2 * loss_scale / epoch if validated else None,
+             "val_accuracy": 0.85 + 0.01 * epoch if validated else None, "steps": steps, "clipped": 0,
+             "step_losses": [loss_scale / (epoch - 1 + (step + 1) / steps) for step in range(steps)],
+             "step_norms": [1.0] * steps, "learning_rate": 0.1, "seconds": 1.0} for epoch in range(1, epochs + 1)]  # fmt: skip
+
+
+def test_training_curves_show_every_step_and_say_why_validation_can_be_higher(tmp_path, monkeypatch):
+    figures = []
+    monkeypatch.setattr(visualize, "save_figure", lambda figure, path: figures.append(figure))
+    visualize.plot_training_curves(history_of(3, loss_scale=30), tmp_path / "curves.png", augmented=True)
+    loss_axis = figures[0].axes[0]
+    step_line = [line for line in loss_axis.get_lines() if line.get_label() == "each training step"][0]
+    assert len(step_line.get_xdata()) == 15 and step_line.get_alpha() < 0.5  # lightly, under the epoch means
+    labels = [tick for tick in loss_axis.get_yticks() if loss_axis.get_ylim()[0] <= tick <= loss_axis.get_ylim()[1]]
+    assert 2 <= len(labels) <= 7 and max(labels) >= 10  # losses up to 30 are labelled up there
+    note = " ".join(text.get_text() for text in figures[0].texts)
+    assert "on distorted images" in note and "validation can sit above training" in note
+
+
+def test_two_saved_runs_are_drawn_in_one_figure_with_their_settings(tmp_path):
+    for name, rate in (("slow.npz", 0.01), ("fast.npz", 0.3)):
+        save_model(Network([784, 8, 10], seed=0), tmp_path / name, history_of(4),
+                   {"learning_rate": rate, "hidden_sizes": [8], "weights": name})  # fmt: skip
+    result = run_script("visualize.py", "--compare", tmp_path / "slow.npz", tmp_path / "fast.npz", "--no-show",
+                        "--results-dir", tmp_path / "figures", timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert is_png(tmp_path / "figures" / "comparison.png") and "Saved figure:" in result.stdout
+    labels = visualize.run_labels(["slow.npz", "fast.npz"], [{"learning_rate": 0.01, "hidden_sizes": [8]},
+                                                             {"learning_rate": 0.3, "hidden_sizes": [8]}])  # fmt: skip
+    assert labels == ["slow.npz: learning_rate 0.01", "fast.npz: learning_rate 0.3"]
+
+
+def test_a_run_without_a_history_cannot_be_compared_and_says_why(tmp_path):
+    save_model(Network([784, 8, 10], seed=0), tmp_path / "old.npz")
+    result = run_script("visualize.py", "--compare", tmp_path / "old.npz", "--no-show", "--results-dir", tmp_path,
+                        timeout=60)  # fmt: skip
+    assert result.returncode == 1 and "holds no training history" in result.stderr and "Traceback" not in result.stderr
