@@ -26,12 +26,13 @@ import numpy as np
 
 import data_loader
 from conv_network import ConvNetwork
-from support.files import write_atomically
+from support.files import output_problem, read_start, write_atomically
 from support.model_files import ModelFileError, load_digit_model
 
 TEMPLATE = Path(__file__).with_name("web_demo_template.html")
 PLACEHOLDER = "{{MODEL_AND_DIGITS}}"  # where the template receives the weights and the test digits
 PAGE_MARK = b"<!-- The template of the web demo"  # how the pages this script writes begin, after their doctype
+PAGE_START = 200  # bytes read from an existing --output to recognise a page this script wrote; never the whole file
 DATA_DIR = "data"  # the MNIST files, as for train.py
 DIGITS_PER_CLASS = 4  # test digits embedded in the page: the first four of each digit, 40 in all
 
@@ -76,21 +77,18 @@ def page_html(network, digits):
     return TEMPLATE.read_text(encoding="utf-8").replace(PLACEHOLDER, json.dumps(model_and_digits))
 
 
+def is_a_page_it_wrote(path):
+    """True when the regular file `path` begins as the pages of this script do; only its first bytes are read."""
+    return PAGE_MARK in read_start(path, PAGE_START)
+
+
 def write_page(path, html):
-    """Write the page to `path` atomically, creating its folder if need be."""
-    if path.is_dir():
-        raise PageError(f"--output '{path}' is a folder; give a file name, such as '{path / 'web_demo.html'}'")
-    if path.is_file() and PAGE_MARK not in path.read_bytes()[:200]:
-        raise PageError(f"--output '{path}' exists and is not a page this script wrote; choose another name, so that "
-                        "it is not replaced")  # fmt: skip
-    nearest_existing = next(folder for folder in path.absolute().parents if folder.exists())
-    if not nearest_existing.is_dir():
-        raise PageError(f"--output '{path}' cannot be written: '{nearest_existing}' is a file, not a folder")
+    """Write the page to `path` atomically, creating its folder if need be (main has checked `path` before)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, lambda file: file.write(html.encode("utf-8")))
+        write_atomically(path, lambda file: file.write(html.encode("utf-8")))  # refuses anything but a regular file
     except OSError as error:
-        raise PageError(f"--output '{path}' cannot be written ({error.strerror or error})") from None
+        raise PageError(f"--output: '{path}' cannot be written ({error.strerror or error})") from None
 
 
 def main(argv=None):
@@ -99,17 +97,19 @@ def main(argv=None):
     parser.add_argument("--output", default="results/web_demo.html", help="the page to write (default: %(default)s)")
     args = parser.parse_args(argv)
     output = Path(args.output)
+    # Before any work: --output must be a regular file this script wrote, or not exist yet. A folder, a named pipe
+    # or a device such as /dev/null is refused, and so is a file of someone else's.
+    problem = output_problem(output, "--output", is_ours=is_a_page_it_wrote, create_folders=True)
+    if problem:
+        sys.exit(f"error: {problem}")
     try:
-        network = load_fully_connected_network(args.weights)
+        network = load_fully_connected_network(args.weights)  # a named pipe or a device is refused unread
         write_page(output, page_html(network, embedded_test_digits(DATA_DIR)))
     except (ModelFileError, PageError, data_loader.DataError) as error:
         sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        sys.stderr.write("\nInterrupted (Ctrl-C).\n")
-        sys.exit(130)
     print(f"Wrote {output}")
     print(f"Open it in a web browser: double-click the file, or go to {output.resolve().as_uri()}")
 
 
 if __name__ == "__main__":
-    support.startup.run(main)
+    support.startup.run(main)  # Ctrl-C at any moment: one line, exit status 130
