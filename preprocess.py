@@ -3,12 +3,14 @@
 The network only ever saw MNIST digits, and they are all prepared the same way: white ink on a black
 background, the digit scaled to fit a 20x20 box (keeping its proportions), placed in a 28x28 field so that
 its centre of mass sits at the centre. A photo or a drawing is nothing like that: dark ink on light paper,
-any size, anywhere in the frame. Fed to the network as it is, it gets a confident, wrong answer. So:
+any size, anywhere in the frame. Fed to the network as it is, it is misread (a drawing that already fills its
+frame, light on dark, can come through: python predict.py --raw PICTURE shows which). So:
 
     picture -> greyscale -> light ink on a dark background -> background 0, strongest ink 1
             -> cropped to the ink -> scaled into 20x20 -> centred by mass in 28x28
 
-Each step is one small function below; `preprocess` runs them in order.
+Each step is one small function below; `preprocess` runs them in order. `raw_28x28` skips the steps that
+bring the digit into MNIST's form, to show what they are for.
 """
 
 import numpy as np
@@ -35,6 +37,19 @@ def preprocess(image):
     ink = crop_to_ink(ink)
     ink = fit_in_box(ink, BOX_SIZE)
     return centre_by_mass(ink, FIELD_SIZE, FIELD_CENTRE)
+
+
+def raw_28x28(image, size=FIELD_SIZE):
+    """A picture as a program without preprocessing would give it to the network: (28, 28) float32 in [0, 1].
+
+    Its grey levels are turned the MNIST way (greyscale, light ink on a dark background, 0 to 1), and the whole
+    picture is resized to 28x28 by area averaging, a non-square one losing its proportions. Nothing else: the
+    background is not removed nor the ink stretched to 1, the digit is not cropped, scaled into 20x20 or centred.
+    """
+    ink = light_ink_on_dark(to_greyscale(image))
+    height, width = ink.shape
+    # (size, height) @ (height, width) @ (width, size) -> (size, size)
+    return area_average_matrix(height, size) @ ink @ area_average_matrix(width, size).T
 
 
 def to_greyscale(image):

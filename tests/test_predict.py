@@ -1,18 +1,23 @@
 """predict.py: real digits in several picture forms, the drawing window driven by synthetic mouse events,
-and the error cases, through the command line."""
+and the error cases, through the command line; then photos' EXIF orientation, unusual picture modes, special
+files, names that are not UTF-8, --raw, and the votes that --show draws."""
 
 import errno
+import os
 import re
 import struct
 import zlib
 
+import matplotlib.image
 import matplotlib.pyplot as plt
+import matplotlib.text
 import numpy as np
 import pytest
 from matplotlib.backend_bases import MouseEvent
 from PIL import Image
 
 import predict
+from conv_network import ConvNetwork
 from network import Network
 from support.model_files import ModelFileError, save_model
 
@@ -104,10 +109,11 @@ def test_bad_weights(tmp_path, weights_problem):
     assert "Traceback" not in result.stderr
 
 
-def test_drawing_window_needs_a_display(trained_model_path):
-    result = run_script("predict.py", "--weights", trained_model_path)
-    assert result.returncode == 1
+def test_drawing_window_needs_a_display_and_names_the_alternatives(trained_model_path):
+    result = run_script("predict.py", "--weights", trained_model_path, timeout=60)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
     assert "needs a display" in result.stderr and "python predict.py IMAGE" in result.stderr
+    assert "python web_demo.py writes a web page to draw in" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -263,3 +269,272 @@ def test_drawing_pad_strokes_clear_and_live_probabilities(network):
     assert not pad.canvas.any() and not pad.probabilities.any()
     assert pad.bars_axis.get_title() == "the network's answer"
     plt.close(pad.figure)
+
+
+# ----- pictures as the camera meant them, in unusual modes, from special files, under names that are not UTF-8 -----
+
+THREE = 18  # test digit 18 is a 3
+ORIENTATION = 0x0112  # the EXIF tag
+
+
+def stored_by_a_camera(upright, orientation):
+    """The pixels a camera stores for the `upright` picture when it records the EXIF `orientation`: turning them
+    as the tag says gives the upright picture back. Written with NumPy, independently of predict.UPRIGHT."""
+    return {
+        1: upright,
+        2: upright[:, ::-1],  # mirrored left to right
+        3: upright[::-1, ::-1],  # upside down
+        4: upright[::-1, :],  # mirrored top to bottom
+        5: upright.T,  # mirrored along the diagonal from the top left
+        6: np.rot90(upright, 1),  # turned a quarter anticlockwise, to be turned a quarter clockwise
+        7: upright[::-1, ::-1].T,  # mirrored along the other diagonal
+        8: np.rot90(upright, -1),  # turned a quarter clockwise
+    }[orientation]
+
+
+def exif_orientation(orientation):
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    return exif
+
+
+def dark_on_light(digit, scale, width=None):
+    """A real digit as dark ink on white paper, `scale` times larger, on paper `width` pixels wide if given."""
+    ink = np.kron(255 - digit, np.ones((scale, scale), np.uint8))
+    paper = np.full((len(ink), width or len(ink)), 255, np.uint8)
+    paper[:, : ink.shape[1]] = ink
+    return paper
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_turned_upright(tmp_path, orientation):
+    upright = np.arange(3 * 5, dtype=np.uint8).reshape(3, 5) * 17  # 3 rows, 5 columns, every pixel different
+    stored = Image.fromarray(np.ascontiguousarray(stored_by_a_camera(upright, orientation)))
+    stored.save(tmp_path / "picture.png", exif=exif_orientation(orientation))
+    np.testing.assert_array_equal(predict.read_image(tmp_path / "picture.png"), upright)
+
+
+def test_a_phone_photo_tagged_rotate_90_is_read_upright(network, digits, tmp_path):
+    images, labels = digits
+    upright = dark_on_light(images[THREE], 40, width=1400)  # 1120 x 1400: large enough to be decoded at 1/2
+    Image.fromarray(upright).save(tmp_path / "upright.jpg", quality=90)
+    Image.fromarray(np.rot90(upright, 1)).save(tmp_path / "tagged.jpg", quality=90, exif=exif_orientation(6))
+    Image.fromarray(np.rot90(upright, 1)).save(tmp_path / "sideways.jpg", quality=90)  # the same pixels, no tag
+    answers = {}
+    for name in ("upright", "tagged", "sideways"):
+        picture, _, probabilities = predict.classify_file(network, tmp_path / f"{name}.jpg")
+        answers[name] = (picture.shape, int(np.argmax(probabilities)))
+    assert answers["tagged"] == answers["upright"] == ((400, 500), labels[THREE])
+    assert answers["sideways"][1] != labels[THREE]  # without its tag, the same photo is misread
+
+
+@pytest.mark.parametrize("mode, suffix", [("I;16", "png"), ("I;16B", "tif")])
+def test_a_16_bit_grey_picture_larger_than_1000_pixels(network, digits, tmp_path, mode, suffix):
+    images, labels = digits
+    grey = dark_on_light(images[THREE], 40).astype(np.uint16) * 196  # 1120 x 1120, paper at 49980 of 65535
+    Image.frombytes(mode, grey.shape[::-1], grey.astype(">u2" if mode == "I;16B" else "<u2").tobytes()).save(
+        tmp_path / f"scan.{suffix}"
+    )
+    assert Image.open(tmp_path / f"scan.{suffix}").mode == mode
+    picture, _, probabilities = predict.classify_file(network, tmp_path / f"scan.{suffix}")
+    assert picture.shape == (500, 500) and picture.dtype == np.float32
+    assert picture.max() == pytest.approx(49980 / 65535)  # 16-bit grey has a fixed range: not stretched
+    assert int(np.argmax(probabilities)) == labels[THREE]
+
+
+@pytest.mark.parametrize("low, high", [(0, 1), (-300, 700)])
+def test_a_float_tiff_is_scaled_by_its_own_range(network, digits, tmp_path, low, high):
+    images, labels = digits
+    digit = images[THREE].astype(np.float32) / 255 * (high - low) + low  # light ink on dark, from low to high
+    Image.fromarray(digit).save(tmp_path / "digit.tif")
+    assert Image.open(tmp_path / "digit.tif").mode == "F"
+    picture, _, probabilities = predict.classify_file(network, tmp_path / "digit.tif")
+    assert picture.dtype == np.float32 and picture.min() == 0 and picture.max() == 1
+    assert int(np.argmax(probabilities)) == labels[THREE]
+
+
+def test_a_float_tiff_of_one_grey_or_not_numbers_is_refused_in_words(tmp_path):
+    Image.fromarray(np.full((8, 8), 7.5, np.float32)).save(tmp_path / "flat.tif")
+    with pytest.raises(predict.BlankImageError, match="no digit found"):
+        predict.classify_file(None, tmp_path / "flat.tif")
+    Image.fromarray(np.full((8, 8), np.nan, np.float32)).save(tmp_path / "nan.tif")
+    with pytest.raises(ValueError, match="not numbers"):
+        predict.read_image(tmp_path / "nan.tif")
+
+
+@pytest.mark.parametrize("mode", ["1", "P", "CMYK", "I", "PA", "YCbCr"])
+def test_other_picture_modes(network, digits, tmp_path, mode):
+    images, labels = digits
+    Image.fromarray(dark_on_light(images[THREE], 4)).convert(mode).save(tmp_path / "digit.tif")
+    assert Image.open(tmp_path / "digit.tif").mode == mode
+    _, _, probabilities = predict.classify_file(network, tmp_path / "digit.tif")
+    assert int(np.argmax(probabilities)) == labels[THREE]
+
+
+def test_grey_with_transparency_and_show(digits, tmp_path, trained_model_path, capsys):
+    images, labels = digits
+    black_ink = np.stack([np.zeros_like(images[THREE]), images[THREE]], axis=-1)  # grey 0, opaque where the ink is
+    Image.fromarray(black_ink, "LA").save(tmp_path / "ink.png")
+    assert Image.open(tmp_path / "ink.png").mode == "LA"
+    predict.main([str(tmp_path / "ink.png"), "--show", "--weights", str(trained_model_path),
+                  "--results-dir", str(tmp_path / "figures")])  # fmt: skip
+    output = capsys.readouterr()
+    assert LINE.match(output.out.splitlines()[0]).group(2) == str(labels[THREE]) and output.err == ""
+    assert is_png(tmp_path / "figures" / "prediction_1_ink.png")
+
+
+needs_named_pipes = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX feature")
+
+
+@needs_named_pipes
+def test_special_files_among_the_pictures_are_refused_at_once(digits, tmp_path, trained_model_path):
+    images, labels = digits
+    plt.imsave(tmp_path / "first.png", images[0], cmap="gray", vmin=0, vmax=255)
+    plt.imsave(tmp_path / "last.png", images[1], cmap="gray", vmin=0, vmax=255)
+    os.mkfifo(tmp_path / "pipe.png")  # reading it would wait for a writer forever
+    (tmp_path / "folder.png").mkdir()
+    specials = ["pipe.png", "folder.png"] + (["/dev/zero"] if os.path.exists("/dev/zero") else [])
+    files = ["first.png", *specials, "last.png"]
+    result = run_script("predict.py", *files, "--weights", trained_model_path, cwd=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert [LINE.match(line).group(1, 2) for line in result.stdout.splitlines()] == [
+        ("first.png", str(labels[0])),
+        ("last.png", str(labels[1])),
+    ]
+    kinds = {"pipe.png": "a named pipe", "folder.png": "a folder", "/dev/zero": "a device"}
+    assert result.stderr.splitlines() == [f"error: {name}: it is {kinds[name]}, not a picture" for name in specials]
+
+
+@needs_named_pipes
+@pytest.mark.parametrize("kind", ["named pipe", "device"])
+def test_weights_that_are_a_pipe_or_a_device_are_one_line(tmp_path, kind):
+    weights = tmp_path / "model.npz"
+    if kind == "named pipe":
+        os.mkfifo(weights)
+    elif os.path.exists("/dev/zero"):
+        weights = "/dev/zero"
+    else:
+        pytest.skip("no /dev/zero here")
+    result = run_script("predict.py", "a.png", "--weights", weights, timeout=60)
+    assert result.returncode == 1 and result.stderr == f"error: '{weights}' is a {kind}, not a weights file\n"
+
+
+def test_a_name_that_is_not_utf8_is_printed_escaped(digits, tmp_path, trained_model_path):
+    images, labels = digits
+    plt.imsave(tmp_path / "good.png", images[0], cmap="gray", vmin=0, vmax=255)
+    odd_name = os.fsencode(tmp_path) + b"/digit\xff.png"  # a byte that is not UTF-8, as from another system
+    try:
+        with open(odd_name, "wb") as file:
+            file.write((tmp_path / "good.png").read_bytes())
+    except (OSError, UnicodeError):
+        pytest.skip("this system does not allow file names that are not UTF-8")
+    odd, missing = os.fsdecode(odd_name), os.fsdecode(os.fsencode(tmp_path) + b"/missing\xfe.png")  # as Python has them
+    arguments = [odd, missing, tmp_path / "good.png", "--show", "--results-dir", tmp_path / "figures"]
+    result = run_script("predict.py", *arguments, "--weights", trained_model_path, timeout=60, encoding="utf-8")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    answers = [line for line in result.stdout.splitlines() if not line.startswith("Saved figure: ")]
+    assert [line.split(": ")[0] for line in answers] == [f"{tmp_path}/digit\\xff.png", str(tmp_path / "good.png")]
+    assert result.stderr == f"error: {tmp_path}/missing\\xfe.png: no such file\n"
+    assert is_png(tmp_path / "figures" / "prediction_1_digit\ufffd.png")  # the figure's name is valid UTF-8
+
+
+RAW = re.compile(r"^(\d)  \((\d \d+\.\d%), (\d \d+\.\d%), (\d \d+\.\d%)\)$")
+
+
+def test_raw_answers_come_after_the_usual_line(network, digits, tmp_path, trained_model_path, capsys):
+    images, labels = digits
+    plt.imsave(tmp_path / "mnist.png", images[0], cmap="gray", vmin=0, vmax=255)  # already in MNIST's form
+    Image.fromarray(photo_of_a_digit(images[1], 180, 240)).save(tmp_path / "photo.png")
+    files = [str(tmp_path / "mnist.png"), str(tmp_path / "photo.png")]
+    predict.main([*files, "--weights", str(trained_model_path)])
+    usual_lines = capsys.readouterr().out.splitlines()
+    predict.main([*files, "--raw", "--weights", str(trained_model_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    usual, raw = zip(*(line.split("  raw 28x28: ") for line in lines))
+    assert list(usual) == usual_lines  # the usual line, exactly as without --raw, then the raw answer
+    assert [LINE.match(line).group(1) for line in usual] == files and LINE.match(usual[0]).group(2) == str(labels[0])
+    assert all(RAW.match(answer) for answer in raw)
+    mnist_probabilities = network.predict_probabilities(images[0].reshape(1, 784) / np.float32(255))[0]
+    assert raw[0] == f"{np.argmax(mnist_probabilities)}  ({predict.top_guesses(mnist_probabilities)})"
+
+
+def saved_figures(monkeypatch):
+    """The figures predict.py saves from now on, kept open instead of written out."""
+    figures = []
+    monkeypatch.setattr(predict.visualize, "save_figure", lambda figure, path: figures.append(figure))
+    return figures
+
+
+def texts_of(figure):
+    return [text.get_text() for text in figure.findobj(matplotlib.text.Text) if text.get_text()]
+
+
+def test_the_votes_shown_add_up_to_the_score(network, digits, monkeypatch):
+    images, labels = digits
+    x = images[THREE].reshape(784) / np.float32(255)
+    W1, W2 = network.weights
+    b1, b2 = network.biases
+    H = np.maximum(x @ W1 + b1, 0)  # (128,): written out here, independently of Network.forward and votes
+    scores = H @ W2 + b2  # (10,)
+    digit = int(np.argmax(scores))
+    votes = predict.votes_for(network, x.reshape(28, 28), digit)
+    assert votes.score == pytest.approx(scores[digit], rel=1e-5)
+    np.testing.assert_allclose(votes.votes, H * W2[:, digit], rtol=1e-5, atol=1e-6)
+    shown = votes.strongest_for + votes.strongest_against
+    assert votes.bias + votes.votes[shown].sum() + votes.others == pytest.approx(scores[digit], rel=1e-5)
+    np.testing.assert_allclose(votes.votes[votes.strongest_for], sorted(H * W2[:, digit], reverse=True)[:6], 1e-5)
+    np.testing.assert_allclose(votes.votes[votes.strongest_against], sorted(H * W2[:, digit])[:6], 1e-5)
+
+    figures = saved_figures(monkeypatch)
+    probabilities = network.predict_probabilities(x.reshape(1, 784))[0]
+    predict.plot_prediction(network, images[THREE], x.reshape(28, 28), probabilities, "three", "three.png")
+    texts = texts_of(figures[0])
+    caption = next(text for text in texts if text.startswith("The score of"))
+    n = r"([+-]?\d+\.\d\d)"  # a number of the caption
+    sum_in_words = rf"of {digit}, {n}, is the bias b2\[{digit}\] \({n}\).* for it \({n}\), .* against it \({n}\)"
+    sum_in_words += rf" and the other 116 \({n}\)"  # 128 units: 6 shown for, 6 against, 116 others
+    numbers = re.search(sum_in_words, caption, re.DOTALL)
+    score, *parts = map(float, numbers.groups())
+    assert score == pytest.approx(scores[digit], abs=0.005) and sum(parts) == pytest.approx(score, abs=0.03)
+    assert "the votes and the bias add up to the score" in caption.lower()
+    pictures = {axis.get_title(): axis.images[0].get_array() for axis in figures[0].findobj(plt.Axes)
+                if axis.get_title().startswith("unit ")}  # fmt: skip
+    assert len(pictures) == 12
+    for unit in shown:  # each picture is the unit's input weights, titled with its vote
+        np.testing.assert_array_equal(pictures[f"unit {unit}: {votes.votes[unit]:+.2f}"], W1[:, unit].reshape(28, 28))
+    plt.close("all")
+
+
+@pytest.mark.parametrize("model", ["two hidden layers", "cnn"])
+def test_deeper_networks_show_the_votes_of_their_last_hidden_layer_only(digits, monkeypatch, model):
+    images, _ = digits
+    if model == "cnn":
+        network = ConvNetwork(conv_channels=(2, 3), hidden_sizes=(8,), seed=1)
+    else:
+        network = Network([784, 16, 12, 10], seed=1)
+    x = images[THREE] / np.float32(255)
+    probabilities = network.predict_probabilities(x.reshape(1, 784))[0]
+    digit = int(np.argmax(probabilities))
+    votes = predict.votes_for(network, x, digit)
+    assert len(votes.votes) == network.layer_sizes[-2]  # one vote per unit of the last hidden layer
+    shown = votes.strongest_for + votes.strongest_against
+    score = network.forward(x.reshape(1, 784))[0][0, digit]
+    assert votes.bias + votes.votes[shown].sum() + votes.others == pytest.approx(score, rel=1e-4, abs=1e-5)
+    figures = saved_figures(monkeypatch)
+    predict.plot_prediction(network, images[THREE], x, probabilities, "three", "three.png")
+    texts = " ".join(texts_of(figures[0]))
+    assert "last hidden layer" in texts and "Only the votes are shown" in texts
+    assert len(figures[0].findobj(matplotlib.image.AxesImage)) == 2  # the picture and its 28x28 version: no weights
+    plt.close("all")
+
+
+def test_show_with_raw_draws_the_raw_picture_beside_the_preprocessed_one(network, digits, tmp_path, monkeypatch):
+    images, _ = digits
+    plt.imsave(tmp_path / "three.png", images[THREE], cmap="gray", vmin=0, vmax=255)
+    figures = saved_figures(monkeypatch)
+    predict.classify_files(network, [str(tmp_path / "three.png")], show=True, results_dir=tmp_path, raw=True)
+    titles = [axis.get_title() for axis in figures[0].findobj(plt.Axes)][:3]
+    assert titles[0] == "three.png" and titles[1].startswith("what the network sees")
+    assert titles[2].startswith("raw, only resized to 28x28")
+    plt.close("all")

@@ -137,3 +137,26 @@ def test_a_digit_photographed_in_uneven_light():
     rows_with_ink, columns_with_ink = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
     assert rows_with_ink[-1] - rows_with_ink[0] + 1 == 20  # the bar alone was cropped and fitted to 20x20,
     assert columns_with_ink[-1] - columns_with_ink[0] + 1 == 5  # not the darker corner of the paper
+
+
+def test_raw_28x28_turns_the_grey_levels_the_mnist_way_and_nothing_else():
+    paper = np.full((280, 280), 0.8, np.float32)  # light grey paper...
+    paper[10:50, 20:30] = 0.3  # ...with a dark bar in its top left corner
+    raw = preprocess.raw_28x28(paper)
+    assert raw.shape == (28, 28) and raw.dtype == np.float32
+    np.testing.assert_allclose(raw[1:5, 2], 0.7, rtol=1e-5)  # the ink inverted, but not stretched to 1
+    np.testing.assert_allclose(raw[20:, 20:], 0.2, rtol=1e-5)  # the paper: dark, but not removed to 0
+    assert raw[14, 14] == pytest.approx(0.2)  # the centre is still paper: the bar was neither cropped nor centred
+
+
+def test_raw_28x28_squeezes_the_whole_picture_and_keeps_light_ink_as_it_is():
+    wide = np.zeros((56, 112), np.float32)  # light ink on black already, twice as wide as high
+    wide[:, :56] = 1  # its left half inked
+    raw = preprocess.raw_28x28(wide)
+    assert raw.shape == (28, 28)  # the proportions are not kept...
+    np.testing.assert_allclose(raw[:, :14], 1, rtol=1e-6)  # ...and nothing is inverted or cropped
+    np.testing.assert_allclose(raw[:, 14:], 0, atol=1e-6)
+
+
+def test_raw_28x28_of_a_blank_picture_is_not_refused():
+    np.testing.assert_allclose(preprocess.raw_28x28(np.full((40, 30, 3), 200, np.uint8)), 55 / 255, rtol=1e-5)

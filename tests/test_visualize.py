@@ -296,7 +296,8 @@ def history_of(epochs, steps=5, validated=True, loss_scale=1.0):
              "val_loss": 1.2 * loss_scale / epoch if validated else None,
              "val_accuracy": 0.85 + 0.01 * epoch if validated else None, "steps": steps, "clipped": 0,
              "step_losses": [loss_scale / (epoch - 1 + (step + 1) / steps) for step in range(steps)],
-             "step_norms": [1.0] * steps, "learning_rate": 0.1, "seconds": 1.0} for epoch in range(1, epochs + 1)]  # fmt: skip
+             "step_norms": [1.0] * steps, "learning_rate": 0.1, "seconds": 1.0}
+            for epoch in range(1, epochs + 1)]  # fmt: skip
 
 
 def test_training_curves_show_every_step_and_say_why_validation_can_be_higher(tmp_path, monkeypatch):
