@@ -70,6 +70,7 @@ def page_html(network, digits):
     """The template with the network's layer sizes, weights and biases and the test digits filled in."""
     model_and_digits = {
         "layerSizes": network.layer_sizes,
+        "activation": network.activation,  # relu, tanh or sigmoid
         "weights": [float32_base64(W) for W in network.weights],  # each (n_in, n_out)
         "biases": [float32_base64(b) for b in network.biases],  # each (n_out,)
         "digits": digits,

@@ -181,9 +181,9 @@ def pixels(raw_images):
     return np.divide(raw_images.reshape(len(raw_images), -1), 255, dtype=np.float32)
 
 
-def trained_network(hidden_sizes, epochs):
+def trained_network(hidden_sizes, epochs, activation="relu"):
     """A 784-...-10 network trained for `epochs` on 5,000 real training images: a second or so."""
-    args = train.default_settings(hidden_sizes=hidden_sizes, epochs=epochs, augment="none")
+    args = train.default_settings(hidden_sizes=hidden_sizes, epochs=epochs, augment="none", activation=activation)
     images, labels = pixels(read_real("train_images")[:5000]), read_real("train_labels")[:5000]
     network, optimizer = train.build_model(args, (28, 28))
     train.train(network, optimizer, images, labels, images[:0], labels[:0], args, log=lambda line: None)
@@ -453,8 +453,8 @@ def test_phone_screen_and_finger(browser, page_file):
 
 @pytest.fixture(scope="module")
 def deep_network_page(page_folder, tmp_path_factory):
-    """A 784-24-16-10 network trained for an epoch, and the page web_demo.py writes for it."""
-    network = trained_network([24, 16], epochs=1)
+    """A 784-24-16-10 network of tanh units trained for an epoch, and the page web_demo.py writes for it."""
+    network = trained_network([24, 16], epochs=1, activation="tanh")
     weights, output = saved(tmp_path_factory.mktemp("deep") / "deep.npz", network), page_folder / "deep.html"
     assert run_script("web_demo.py", "--weights", weights, "--output", output).returncode == 0
     return network, output
@@ -463,7 +463,10 @@ def deep_network_page(page_folder, tmp_path_factory):
 def test_a_deeper_network_shows_the_votes_of_its_last_hidden_layer_without_pictures(browser, deep_network_page):
     network, output = deep_network_page
     page, problems = open_page(browser, output)
-    check_votes(page, network, pixels(read_real("test_images")[:VOTES_COUNT]))
+    X = pixels(read_real("test_images")[:VOTES_COUNT])
+    check_votes(page, network, X)
+    shown = np.array(evaluate(page, "images => images.map(window.mnist.classify)", X.tolist()))
+    np.testing.assert_allclose(shown, network.predict_probabilities(X), rtol=0, atol=1e-5)  # tanh units, as NumPy
     page.click("#test-digit")
     note = page.inner_text("#votes-layer")
     assert "2 hidden layers" in note and "the last one, its 16 units" in note and "no pictures" in note
