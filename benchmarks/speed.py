@@ -17,9 +17,15 @@ epochs are those of a confident network, where unflushed subnormal numbers would
 Then the cost of data augmentation: distorting the 50,000 training images in mini-batches of 128, as
 train.py does every epoch, against one training epoch of a 784-800-10 network without augmentation.
 
-Last, one epoch of the convolutional network of the 'cnn' preset (without augmentation), and how much of it
-goes to matrix products, to im2col and col2im, and to max-pooling: each measured alone, on arrays of the
-shapes one mini-batch uses, times the number of mini-batches.
+Last, one epoch of the convolutional network of the 'cnn' preset (without augmentation) against its matrix
+products alone (on arrays of the shapes one mini-batch uses, times the number of mini-batches), and where the
+rest of the epoch goes: im2col and col2im, and max-pooling, each timed inside the epoch, and everything else,
+what remains of the epoch. That can come out a little below 0 when the products run faster inside the epoch
+than alone: training multiplies their transposes, the same work, which OpenBLAS did about 4% faster on the
+machine of docs/results.md.
+
+Every option is checked before any work starts: a bad value ends the program with one line, `error: --option:
+what is wrong` (exit status 2; 1 for a data folder that cannot be read).
 """
 
 import argparse
@@ -152,15 +158,20 @@ def timed(function, totals, name):
 
 
 def cnn_product_seconds(network, images):
-    """Seconds for the matrix products of one mini-batch alone: per layer, forward, weight and input gradient."""
+    """Seconds for the matrix products of one mini-batch alone: per layer, forward, weight and input gradient.
+
+    The operands are those of training, written with one patch per row, (B * OH * OW, K * K * C_in) for a
+    convolution: training multiplies their transposes (conv_network.py), which is the same work.
+    """
     operands = []  # (what a layer multiplies by its weights, the weights)
-    activation = images.reshape(-1, *network.image_shape, 1)
+    activation = images.T.reshape(1, *network.image_shape, len(images))  # (1, 28, 28, B), as ConvNetwork.forward
     for weight in network.conv_weights:
-        operands.append((im2col(activation, network.kernel_size), weight))  # (B * OH * OW, K * K * C_in)
-        responses = np.maximum(operands[-1][0] @ weight, 0)
+        columns = im2col(activation, network.kernel_size)  # (K * K * C_in, OH * OW * B)
+        operands.append((np.ascontiguousarray(columns.T), weight))  # (OH * OW * B, K * K * C_in)
         size = activation.shape[1] - network.kernel_size + 1
-        activation, _ = max_pool(responses.reshape(len(images), size, size, -1))
-    features = activation.reshape(len(images), -1)
+        pooled, _ = max_pool((weight.T @ columns).reshape(-1, size, size, len(images)))  # (C_out, OH/2, OW/2, B)
+        activation = np.maximum(pooled, 0)
+    features = activation.transpose(3, 1, 2, 0).reshape(len(images), -1)  # (B, 16 * C2)
     for weight in network.weights:
         operands.append((features, weight))
         features = np.maximum(features @ weight, 0)
@@ -174,7 +185,7 @@ def cnn_product_seconds(network, images):
 
 
 def report_cnn(data):
-    """Print one epoch of the 'cnn' preset's network, and how much of it its parts take."""
+    """Print one epoch of the 'cnn' preset's network against its matrix products alone, and where the rest goes."""
     args = train.default_settings(**{**train.PRESETS["cnn"], "epochs": 1, "augment": "none", "dropout": 0.0})
     network, optimizer = train.build_model(args, (28, 28))
     totals = {"im2col and col2im": 0.0, "max-pooling, forward and backward": 0.0}
@@ -191,13 +202,17 @@ def report_cnn(data):
             setattr(conv_network, name, function)
     epoch = history[0]["seconds"]
     batches = math.ceil(len(data[0]) / args.batch_size)
-    products = statistics.median(cnn_product_seconds(network, data[0][: args.batch_size]) for _ in range(5))
-    parts = {"matrix products (timed alone)": products * batches, **totals}
-    parts["everything else"] = epoch - sum(parts.values())
+    products = statistics.median(cnn_product_seconds(network, data[0][: args.batch_size]) for _ in range(9)) * batches
+    parts = {**totals, "everything else": epoch - products - sum(totals.values())}
     print(f"One epoch of the 'cnn' preset's network ({describe(network)}), without augmentation:")
-    print(f"  epoch                               {epoch:6.1f}s")
+    print(f"  epoch                                 {epoch:6.1f}s")
+    print(f"  matrix products alone                 {products:6.1f}s")
+    print(f"  epoch / products alone                {epoch / products:6.2f}x")
+    print("  the rest of the epoch:")
     for name, seconds in parts.items():
-        print(f"  {name:<35} {seconds:6.1f}s  {100 * seconds / epoch:3.0f}%")
+        print(f"    {name:<35} {seconds:6.1f}s  {100 * seconds / epoch:3.0f}% of the epoch")
+    if parts["everything else"] < 0:  # see the module docstring
+        print("    (below 0: the matrix products ran faster inside the epoch than alone, by about that much)")
 
 
 def loading_seconds(data_dir):
@@ -207,18 +222,58 @@ def loading_seconds(data_dir):
     return time.perf_counter() - started
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Time one training epoch against its floor and scikit-learn.")
-    parser.add_argument("--repeats", type=int, default=7, help="measurements of each (default: %(default)s)")
-    parser.add_argument("--hidden-size", type=int, default=128, help="hidden units (default: %(default)s)")
-    parser.add_argument("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")
-    parser.add_argument("--validation-size", type=int, default=10000, help="held out, as in train.py")
-    args = parser.parse_args(argv)
+class Parser(argparse.ArgumentParser):
+    """argparse, whose errors are one line, `error: --option: what is wrong`, without the usage (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message.removeprefix('argument ')}\n")
+
+
+def whole_number(minimum, maximum=None):
+    """An argparse type: a whole number from `minimum` to `maximum`; argparse names the option when it is not."""
+
+    def parse(text):
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not '{text}'") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            limits = f"at least {minimum:,}" if maximum is None else f"from {minimum:,} to {maximum:,}"
+            raise argparse.ArgumentTypeError(f"must be {limits}, not {number:,}")
+        return number
+
+    return parse
+
+
+def make_parser():
+    """The options, each checked as argparse reads it (--validation-size again once the data is read)."""
+    parser = Parser(description="Time one training epoch against its floor and scikit-learn.")
+    add = parser.add_argument
+    add("--repeats", type=whole_number(1), default=7, help="measurements of each (default: %(default)s)")
+    add("--hidden-size", type=whole_number(1, 100_000), default=128, help="hidden units (default: %(default)s)")
+    add("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")
+    add("--validation-size", type=whole_number(0), default=10000, help="held out, as in train.py")
+    return parser
+
+
+def load_data(parser, args):
+    """(training images, labels, validation images, labels), or one error line: exit status 1 when the data folder
+    cannot be read, 2 when --validation-size holds out all of its images."""
     try:
-        data = data_loader.load_training_data(args.data_dir, args.validation_size)
-        load = statistics.median(loading_seconds(args.data_dir) for _ in range(3))
+        images, labels = data_loader.load_split(args.data_dir, "train")
     except data_loader.DataError as error:
-        sys.exit(f"error: {error}")
+        sys.exit(f"error: --data-dir: {error}")
+    if args.validation_size >= len(images):
+        parser.error(f"--validation-size: must be less than the {len(images):,} training images in "
+                     f"'{args.data_dir}', not {args.validation_size:,}")  # fmt: skip
+    return data_loader.split_validation(images, labels, args.validation_size)
+
+
+def main(argv=None):
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    data = load_data(parser, args)
+    load = statistics.median(loading_seconds(args.data_dir) for _ in range(3))
     train_images, train_labels = data[0], data[1]
 
     network = Network([train_images.shape[1], args.hidden_size, 10], seed=0)

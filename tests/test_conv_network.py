@@ -1,44 +1,64 @@
-"""The convolutional network's hand-written math: gradient check, im2col and max-pooling against loops."""
+"""The convolutional network's hand-written math: every fast piece against a plain loop version of it, and a gradient
+check that reaches every branch of the backward pass, and fails when any of them is deleted."""
 
-from types import SimpleNamespace
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
 
+import conv_network
+import gradient_check
 import train
 import visualize
 from conv_network import ConvNetwork, col2im, im2col, max_pool, max_pool_backward
-from network import Network
+from gradient_check import EPSILON, TOLERANCE, check, in_float64, networks_to_check
+from network import ACTIVATIONS, Network, relu
 from optimizers import make_optimizer
 from support.model_files import ModelFileError, load_model, save_model
 
-from conftest import gradient_check, gradients_of_a_step, is_png, run_script
+from conftest import gradients_of_a_step, is_png, run_script
+
+# ----- the plain loop versions that the fast pieces are checked against -------------------------------------
+# The network keeps the convolution layers' arrays as (channels, height, width, batch); the loops below index
+# them one number at a time, and the convolution and the forward pass are written with the images as
+# (batch, height, width, channels), the textbook way.
 
 
-def tiny_float64_cnn(seed=0):
-    """14x14 images -> conv 3x3 (2 filters) -> 12x12 -> pool 6x6 -> conv 3x3 (3) -> 4x4 -> pool 2x2 -> 4 -> 10."""
-    net = ConvNetwork(conv_channels=(2, 3), hidden_sizes=(4,), kernel_size=3, seed=seed, image_shape=(14, 14))
-    rng = np.random.default_rng(seed + 1)
-    net.conv_weights = [weight.astype(np.float64) for weight in net.conv_weights]
-    net.conv_biases = [rng.normal(0, 0.1, bias.shape) for bias in net.conv_biases]
-    net.weights = [weight.astype(np.float64) for weight in net.weights]
-    net.biases = [rng.normal(0, 0.1, bias.shape) for bias in net.biases]
-    return net
+def batch_first(images):
+    """(C, H, W, B) <-> (B, H, W, C): swapping the first and last axes, its own inverse."""
+    return images.transpose(3, 1, 2, 0)
 
 
-@pytest.mark.parametrize("l2, dropout", [(0.0, 0.0), (0.01, 0.5)])
-def test_gradient_check_every_parameter(l2, dropout):
-    rng = np.random.default_rng(3)
-    images = rng.random((3, 196))  # float64
-    labels = np.array([1, 7, 4])
-    net = tiny_float64_cnn()
-    shapes = [parameter.shape for parameter in net.parameters()]
-    assert shapes == [(9, 2), (2,), (18, 3), (3,), (12, 4), (4,), (4, 10), (10,)]
-    gradient_check(net, images, labels, l2=l2, dropout=dropout)
+def loop_im2col(images, kernel_size):
+    """im2col by its definition: row (row, column, channel) and column (i, j, b) of the matrix hold pixel
+    (i + row, j + column) of channel `channel` of image b."""
+    channels, height, width, batch = images.shape
+    out_height, out_width = height - kernel_size + 1, width - kernel_size + 1
+    columns = np.zeros((kernel_size * kernel_size * channels, out_height * out_width * batch))
+    for row, column, channel, i, j, b in np.ndindex(kernel_size, kernel_size, channels, out_height, out_width, batch):
+        entry = (row * kernel_size + column) * channels + channel
+        position = (i * out_width + j) * batch + b
+        columns[entry, position] = images[channel, i + row, j + column, b]
+    return columns
+
+
+def loop_col2im(column_gradients, image_shape, kernel_size):
+    """The transpose of loop_im2col, one number at a time: every entry's gradient added back onto the pixel it
+    was copied from."""
+    channels, height, width, batch = image_shape
+    out_height, out_width = height - kernel_size + 1, width - kernel_size + 1
+    images = np.zeros(image_shape)
+    for row, column, channel, i, j, b in np.ndindex(kernel_size, kernel_size, channels, out_height, out_width, batch):
+        entry = (row * kernel_size + column) * channels + channel
+        position = (i * out_width + j) * batch + b
+        images[channel, i + row, j + column, b] += column_gradients[entry, position]
+    return images
 
 
 def loop_convolution(images, filters, kernel_size):
-    """out[b, i, j, f] = sum over the patch at (i, j) of image * filter: four nested loops, no tricks."""
+    """out[b, i, j, f] = sum over the patch at (i, j) of image * filter: four nested loops, no tricks.
+    images: (B, H, W, C), filters: (K * K * C, F) in (row, column, channel) order."""
     batch, height, width, channels = images.shape
     kernels = filters.reshape(kernel_size, kernel_size, channels, -1)
     out = np.zeros((batch, height - kernel_size + 1, width - kernel_size + 1, kernels.shape[3]))
@@ -50,50 +70,260 @@ def loop_convolution(images, filters, kernel_size):
     return out
 
 
-def test_im2col_convolution_matches_loops():
-    rng = np.random.default_rng(0)
-    images = rng.normal(size=(2, 9, 8, 3))
-    filters = rng.normal(size=(4 * 4 * 3, 5))
-    fast = (im2col(images, 4) @ filters).reshape(2, 6, 5, 5)
-    np.testing.assert_allclose(fast, loop_convolution(images, filters, 4), rtol=1e-10)
-
-
-def test_col2im_is_the_transpose_of_im2col():
-    """For a linear map A and its transpose: <A x, y> = <x, A.T y>, for any x and y."""
-    rng = np.random.default_rng(1)
-    images = rng.normal(size=(2, 7, 6, 3))
-    patches = rng.normal(size=im2col(images, 3).shape)
-    left = np.vdot(im2col(images, 3), patches)
-    right = np.vdot(images, col2im(patches, images.shape, 3))
-    assert left == pytest.approx(right, rel=1e-10)
-
-
 def loop_max_pool(images):
-    """2x2 max-pooling and its backward routing, one block at a time; ties go to the first in reading order."""
-    batch, height, width, channels = images.shape
-    pooled = np.zeros((batch, height // 2, width // 2, channels))
+    """2x2 max-pooling over axes 1 and 2 (height and width, in either layout) and its backward routing, one
+    block at a time; ties go to the first in reading order."""
+    first, height, width, last = images.shape
+    pooled = np.zeros((first, height // 2, width // 2, last))
     routes = {}
-    for b, i, j, c in np.ndindex(pooled.shape):
-        block = [images[b, 2 * i + di, 2 * j + dj, c] for di in (0, 1) for dj in (0, 1)]
+    for a, i, j, z in np.ndindex(pooled.shape):
+        block = [images[a, 2 * i + di, 2 * j + dj, z] for di in (0, 1) for dj in (0, 1)]
         winner = int(np.argmax(block))  # the first maximum
-        pooled[b, i, j, c] = block[winner]
-        routes[b, i, j, c] = (b, 2 * i + winner // 2, 2 * j + winner % 2, c)
+        pooled[a, i, j, z] = block[winner]
+        routes[a, i, j, z] = (a, 2 * i + winner // 2, 2 * j + winner % 2, z)
     return pooled, routes
 
 
-def test_max_pool_forward_and_backward_match_loops_with_ties():
-    rng = np.random.default_rng(2)
-    images = rng.integers(0, 3, size=(2, 6, 8, 3)).astype(np.float64)  # values 0-2: many ties
-    images[0, 0:2, 0:2, 0] = 1.0  # a block of four equal values
+def loop_max_pool_backward(pooled_gradient, routes, image_shape):
+    """Each block's gradient added to the one value that won it."""
+    gradient = np.zeros(image_shape)
+    for block, position in routes.items():
+        gradient[position] += pooled_gradient[block]
+    return gradient
+
+
+# (channels, height, width, batch, kernel): odd and even sides, 1 and several channels, batch 1 and more
+CONVOLUTION_SHAPES = [(1, 5, 5, 1, 3), (4, 6, 9, 1, 2), (3, 9, 8, 3, 4), (1, 8, 7, 2, 5), (2, 7, 6, 4, 1)]
+POOLING_SHAPES = [(1, 2, 2, 1), (3, 6, 4, 1), (1, 4, 10, 3), (5, 8, 6, 2)]  # (channels, height, width, batch)
+
+
+@pytest.mark.parametrize("channels, height, width, batch, kernel", CONVOLUTION_SHAPES)
+def test_im2col_matches_its_definition_and_convolves(channels, height, width, batch, kernel):
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(channels, height, width, batch))
+    columns = im2col(images, kernel)
+    np.testing.assert_array_equal(columns, loop_im2col(images, kernel))
+    filters = rng.normal(size=(kernel * kernel * channels, 5))  # 5 filters
+    fast = (filters.T @ columns).reshape(5, height - kernel + 1, width - kernel + 1, batch)  # as ConvNetwork does
+    expected = loop_convolution(batch_first(images), filters, kernel)  # (B, OH, OW, 5)
+    np.testing.assert_allclose(batch_first(fast), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels, height, width, batch, kernel", CONVOLUTION_SHAPES)
+def test_col2im_is_the_transpose_of_im2col(channels, height, width, batch, kernel):
+    """col2im matches the loop version, and for a linear map A and its transpose: <A x, y> = <x, A.T y>."""
+    rng = np.random.default_rng(1)
+    images = rng.normal(size=(channels, height, width, batch))
+    column_gradients = rng.normal(size=im2col(images, kernel).shape)
+    fast = col2im(column_gradients, images.shape, kernel)
+    np.testing.assert_allclose(fast, loop_col2im(column_gradients, images.shape, kernel), rtol=1e-12, atol=1e-12)
+    assert np.vdot(im2col(images, kernel), column_gradients) == pytest.approx(np.vdot(images, fast), rel=1e-10)
+
+
+def check_pooling_against_loops(images):
+    """max_pool and max_pool_backward give what the loops give, bit for bit, and one winner per block."""
     pooled, winners = max_pool(images)
     expected, routes = loop_max_pool(images)
     np.testing.assert_array_equal(pooled, expected)
-    pooled_gradient = rng.normal(size=pooled.shape)
-    expected_gradient = np.zeros_like(images)
-    for block, position in routes.items():
-        expected_gradient[position] += pooled_gradient[block]
-    np.testing.assert_array_equal(max_pool_backward(pooled_gradient, winners, images.shape), expected_gradient)
-    assert winners[0, 0, 0, 0] == 0  # all four equal: the top-left one wins
+    channels, height, width, batch = images.shape
+    per_block = winners.reshape(channels, height // 2, 2, width // 2, 2, batch).sum(axis=(2, 4))
+    assert (per_block == 1).all()  # exactly one winner in every block, ties or not
+    pooled_gradient = np.random.default_rng(3).normal(size=pooled.shape)
+    expected_gradient = loop_max_pool_backward(pooled_gradient, routes, images.shape)
+    np.testing.assert_array_equal(max_pool_backward(pooled_gradient, winners), expected_gradient)
+
+
+@pytest.mark.parametrize("shape", POOLING_SHAPES)
+def test_max_pool_forward_and_backward_match_loops_with_ties(shape):
+    images = np.random.default_rng(2).integers(0, 3, size=shape).astype(np.float64)  # values 0-2: many ties
+    check_pooling_against_loops(images)
+
+
+@pytest.mark.parametrize("channels, batch", [(1, 1), (3, 2)])
+def test_max_pool_sends_every_kind_of_tie_to_the_first_value(channels, batch):
+    """All 3^4 = 81 blocks of values 0-2, side by side: every way four values can tie."""
+    blocks = np.array(np.meshgrid(*[range(3)] * 4, indexing="ij")).reshape(4, -1).T  # (81, 4) in reading order
+    image = blocks.reshape(81, 2, 2).transpose(1, 0, 2).reshape(2, 162)  # block k in columns 2k and 2k + 1
+    scales = np.arange(1, channels * batch + 1).reshape(channels, 1, 1, batch)  # the same pattern, scaled
+    check_pooling_against_loops((image[None, :, :, None] * scales).astype(np.float32))
+    _, winners = max_pool(np.ones((1, 2, 2, 1)))
+    assert winners[0, :, :, 0].tolist() == [[True, False], [False, False]]  # four equal values: top-left wins
+
+
+def test_max_pool_refuses_odd_sizes():
+    with pytest.raises(ValueError):
+        max_pool(np.zeros((2, 5, 4, 1)))
+
+
+def textbook_forward(net, images):
+    """The network's scores, and every layer's activated responses f(Z + b), computed by loops in the textbook
+    order and layout: convolution plus bias, then the activation, then the pooling, with the images as
+    (B, H, W, C). (The network pools first, which gives the same, and keeps the batch last.)"""
+    f = ACTIVATIONS[net.activation][0]
+    H = images.reshape(len(images), *net.image_shape, 1)
+    maps = []
+    for W, b in zip(net.conv_weights, net.conv_biases):
+        maps.append(f(loop_convolution(H, W, net.kernel_size) + b))  # (B, OH, OW, C_out)
+        H, _ = loop_max_pool(maps[-1])  # (B, OH / 2, OW / 2, C_out)
+    scores, _ = Network.forward(net, H.reshape(len(H), -1))  # the fully connected layers
+    return scores, maps
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_forward_pass_and_feature_maps_match_loops_in_the_textbook_order(activation):
+    net = in_float64(ConvNetwork(conv_channels=(3, 4), hidden_sizes=(5,), kernel_size=3, image_shape=(14, 10),
+                                 activation=activation))  # fmt: skip
+    images = np.random.default_rng(4).random((2, 140))
+    images[1, :70] = 0  # a blank half: ties in the pooling
+    scores, maps = textbook_forward(net, images)
+    np.testing.assert_allclose(net.forward(images)[0], scores, rtol=1e-12)
+    for fast, slow in zip(net.feature_maps(images[1]), maps):
+        np.testing.assert_allclose(fast, slow[1], rtol=1e-12, atol=1e-15)
+
+
+# ----- the gradient check, and what it reaches --------------------------------------------------------------
+
+
+def convolutional_case():
+    """gradient_check.py's case for the convolutional network: (description, model, images, labels, l2, dropout)."""
+    return next(case for case in networks_to_check() if case[0].startswith("convolutional"))
+
+
+def branches_reached(model, images, dropout):
+    """What the gradient check's input exercises, counted layer by layer, and `margin`, the smallest distance of
+    any value from a kink, where finite differences would be wrong.
+
+    The kinks: 0 for the values relu reads (a pooled response plus its bias; a hidden unit's Z), and in a pooling
+    block, the winner's value for the values below it. Tied winners are no kink when their patches are the same
+    (blank background), so that they stay tied whatever weight the check nudges: that is asserted here.
+    """
+    counts, margins = {}, []
+    H = images.T.reshape(1, *model.image_shape, len(images))  # (1, 14, 14, B), as ConvNetwork.forward
+    for layer, bias in enumerate(model.conv_biases):
+        columns, Z, _, H = model.convolve(H, layer)  # Z: (C, OH, OW, B), the filters' responses before pooling
+        patches = columns.reshape(len(columns), *Z.shape[1:])  # (K * K * C_in, OH, OW, B)
+        pooled = loop_max_pool(Z)[0] + bias[:, None, None, None]  # (C, OH / 2, OW / 2, B): what relu reads
+        margins.append(np.abs(pooled).min())
+        name = f"conv {layer + 1}"
+        counts[f"{name}: below 0, no gradient passes"] = int(np.sum(pooled < 0))
+        counts[f"{name}: above 0, the gradient passes"] = int(np.sum(pooled > 0))
+        counts[f"{name}: tied winners that pass a gradient"] = 0
+        for c, i, j, b in np.ndindex(pooled.shape):
+            positions = [(2 * i + di, 2 * j + dj, b) for di in (0, 1) for dj in (0, 1)]
+            values = np.array([Z[(c, *position)] for position in positions])
+            best = values.max()
+            margins.extend(best - values[values < best])
+            tied = [position for position, value in zip(positions, values) if value == best]
+            assert all(np.array_equal(patches[(..., *tied[0])], patches[(..., *position)]) for position in tied)
+            counts[f"{name}: tied winners that pass a gradient"] += int(len(tied) > 1 and pooled[c, i, j, b] > 0)
+    _, cache = model.forward(images, dropout, np.random.default_rng(2))  # the dropout masks of the check
+    dense = cache["dense"]
+    hidden = dense["inputs"][0] @ model.weights[0] + model.biases[0]  # (B, H): what the first hidden layer's relu reads
+    margins.append(np.abs(hidden).min())
+    counts["dense: active units dropped"] = int(np.sum((dense["masks"][1] == 0) & (hidden > 0)))
+    counts["dense: active units kept"] = int(np.sum((dense["masks"][1] > 0) & (hidden > 0)))
+    return counts, float(min(margins))
+
+
+def test_the_gradient_checks_input_reaches_every_branch_away_from_the_kinks():
+    _, model, images, _, _, dropout = convolutional_case()
+    counts, margin = branches_reached(model, images, dropout)
+    assert all(count > 0 for count in counts.values()), counts
+    assert margin > 100 * EPSILON, f"a value {margin:.1e} from a kink: choose other images in gradient_check.py"
+
+
+def test_gradient_check_every_parameter_of_the_convolutional_network():
+    _, model, images, labels, l2, dropout = convolutional_case()
+    results = check(model, images, labels, l2, dropout)
+    assert [name for name, _, _ in results] == ["conv W1", "conv b1", "conv W2", "conv b2", "W1", "b1", "W2", "b2"]
+    for name, shape, error in results:
+        assert error < TOLERANCE, f"{name} {shape}: relative error {error:.1e}"
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_gradient_check_with_every_activation_and_weight_decay(activation, l2):
+    _, model, images, labels, _, dropout = convolutional_case()
+    model.activation = activation
+    for name, shape, error in check(model, images, labels, l2, dropout):
+        assert error < TOLERANCE, f"{name} {shape}: relative error {error:.1e}"
+
+
+# Each mask of the backward pass, replaced by a version without it: the gradient check must then fail.
+
+
+def conv_relu_without_its_derivative(monkeypatch):
+    """The convolution layers' f'(H) forgotten (the dense layers keep theirs): dPooled = dH."""
+    monkeypatch.setattr(conv_network, "ACTIVATIONS", {**ACTIVATIONS, "relu": (relu, np.ones_like)})
+
+
+def pooling_without_its_winners(monkeypatch):
+    """Every block's gradient sent to all four of its values."""
+
+    def to_all_four(pooled_gradient, winners):
+        return np.repeat(np.repeat(pooled_gradient, 2, axis=1), 2, axis=2)
+
+    monkeypatch.setattr(conv_network, "max_pool_backward", to_all_four)
+
+
+def pooling_ties_to_every_tied_value(monkeypatch):
+    """A block's gradient sent to every value equal to its maximum, not to the first one only."""
+
+    def all_tied_win(images):
+        pooled, _ = max_pool(images)
+        return pooled, images == np.repeat(np.repeat(pooled, 2, axis=1), 2, axis=2)
+
+    monkeypatch.setattr(conv_network, "max_pool", all_tied_win)
+
+
+def dropout_forgotten_on_the_way_back(monkeypatch):
+    """The dense layers' backward pass without the dropout masks (the forward pass still drops the units)."""
+    backward = Network.backward
+
+    def without_masks(self, cache, dZ, input_gradient=False):
+        return backward(self, {**cache, "masks": [None] * len(cache["masks"])}, dZ, input_gradient)
+
+    monkeypatch.setattr(Network, "backward", without_masks)
+
+
+@pytest.mark.parametrize(
+    "delete_mask, wrong",
+    [(conv_relu_without_its_derivative, "conv W1"), (pooling_without_its_winners, "conv W1"),
+     (pooling_ties_to_every_tied_value, "conv b1"), (dropout_forgotten_on_the_way_back, "W1")],
+)  # fmt: skip
+def test_the_gradient_check_fails_when_a_mask_is_deleted(monkeypatch, delete_mask, wrong):
+    _, model, images, labels, l2, dropout = convolutional_case()
+    delete_mask(monkeypatch)
+    errors = {name: error for name, _, error in check(model, images, labels, l2, dropout)}
+    assert errors[wrong] > TOLERANCE, errors
+
+
+def test_the_gradient_check_fails_when_the_activations_derivative_is_deleted_from_the_source(monkeypatch):
+    """The same, literally: conv_network.py run without the line's f'(H)."""
+    source = Path(conv_network.__file__).read_text(encoding="utf-8")
+    line = 'dPooled = dH * f_derivative(stage["H"])'
+    assert source.count(line) == 1, line
+    broken = ModuleType("conv_network_without_the_derivative")
+    exec(compile(source.replace(line, "dPooled = dH"), conv_network.__file__, "exec"), broken.__dict__)
+    monkeypatch.setattr(gradient_check, "ConvNetwork", broken.ConvNetwork)  # the class networks_to_check builds
+    _, model, images, labels, l2, dropout = convolutional_case()
+    assert type(model) is broken.ConvNetwork
+    errors = {name: error for name, _, error in check(model, images, labels, l2, dropout)}
+    assert errors["conv W1"] > TOLERANCE and errors["conv W2"] > TOLERANCE, errors
+
+
+def test_same_seed_same_training_bit_for_bit():
+    def train_a_few_steps():
+        net = ConvNetwork(conv_channels=(4, 6), hidden_sizes=(16,), seed=5)
+        images = np.random.default_rng(0).random((8, 784), dtype=np.float32)
+        optimizer, rng = make_optimizer("momentum"), np.random.default_rng(1)
+        settings = SimpleNamespace(l2=1e-4, dropout=0.5, clip_norm=0.0)
+        for _ in range(3):
+            train.train_step(net, optimizer, images, np.arange(8), 0.05, settings, rng)
+        return net.parameters()
+
+    for first, second in zip(train_a_few_steps(), train_a_few_steps()):
+        np.testing.assert_array_equal(first, second)
 
 
 def test_save_load_round_trip_and_model_dispatch(tmp_path):
