@@ -28,19 +28,22 @@ Every option is checked before any work starts: a bad value ends the program wit
 what is wrong` (exit status 2; 1 for a data folder that cannot be read).
 """
 
-import argparse
-import math
-import os
-import platform
-import statistics
 import sys
-import time
-import warnings
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's modules
+
+import support.startup  # noqa: E402 (first: a clear message if NumPy is missing, and a clean Ctrl-C)
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 import conv_network  # noqa: E402
 import data_loader  # noqa: E402
@@ -308,4 +311,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    support.startup.run(main)

@@ -9,7 +9,16 @@ import pytest
 
 from conftest import REPOSITORY, run_script
 
-PROGRAMS = ["train.py", "tune.py", "predict.py", "visualize.py", "web_demo.py", "gradient_check.py"]
+PROGRAMS = [
+    "train.py",
+    "tune.py",
+    "predict.py",
+    "visualize.py",
+    "web_demo.py",
+    "gradient_check.py",
+    "experiments.py",
+    "benchmarks/speed.py",
+]
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
@@ -41,7 +50,8 @@ def test_ctrl_c_while_the_modules_load_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_every_program_answers_a_bad_option_with_one_error_line(program):
-    result = run_script(program, "--no-such-option", timeout=60)
+    needed = ["optimizers"] if program == "experiments.py" else []  # its one required argument, the experiment
+    result = run_script(program, *needed, "--no-such-option", timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(error_lines) == 1 and "--no-such-option" in error_lines[0], result.stderr
