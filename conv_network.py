@@ -144,6 +144,8 @@ class ConvNetwork(Network):
     are `conv_weights` and `conv_biases`. parameters() lists the filters first, then the fully connected layers.
     """
 
+    evaluation_chunk = 256  # a convolution's columns are 25 times its images: smaller chunks evaluate faster
+
     def __init__(self, conv_channels=(32, 64), hidden_sizes=(256,), kernel_size=5, seed=0, image_shape=(28, 28),
                  activation="relu", init="he"):  # fmt: skip
         self.conv_channels = [int(channels) for channels in conv_channels]

@@ -244,8 +244,11 @@ class Network:
         H = self.dense_cache(self.forward(x.reshape(1, -1))[1])["inputs"][-1][0]  # (n_hidden,): the last layer's input
         return H[:, None] * self.weights[-1]  # (n_hidden, 1) * (n_hidden, 10) -> (n_hidden, 10)
 
-    def log_probabilities(self, X, chunk_size=2000):
+    evaluation_chunk = 2000  # images per forward pass when evaluating: bounds the memory evaluation takes
+
+    def log_probabilities(self, X, chunk_size=None):
         """log P, (N, 10), computed a chunk of images at a time to bound memory."""
+        chunk_size = chunk_size or self.evaluation_chunk
         chunks = [
             log_softmax(self.forward(X[start : start + chunk_size])[0])  # (chunk, 10)
             for start in range(0, len(X), chunk_size)

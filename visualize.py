@@ -281,9 +281,9 @@ def plot_confident_mistakes(images, true_labels, probabilities, path, count=24, 
     return save_figure(figure, path)
 
 
-def firing_shares(network, images, chunk_size=2000):
+def firing_shares(network, images, chunk_size=None):
     """For every hidden layer, the share of `images` on which each of its units fires (H > 0): a list of (n,) arrays."""
-    counts = None
+    counts, chunk_size = None, chunk_size or network.evaluation_chunk
     for start in range(0, len(images), chunk_size):
         fired = [
             np.count_nonzero(H > 0, axis=0) for H in network.hidden_activations(images[start : start + chunk_size])

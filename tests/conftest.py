@@ -2,10 +2,12 @@
 
 import gzip
 import os
+import select
 import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -130,6 +132,35 @@ def start_interruptible(command):
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"},
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+
+
+def line_starting_with(process, prefix, seconds=60):
+    """The first line of a running process's output (text, from start_interruptible) that starts with `prefix`.
+
+    Reads the pipe without blocking, with a deadline: when the program ends or stays silent, the test fails
+    instead of waiting forever. What was read after the line is kept for `finish`. POSIX only.
+    """
+    deadline, pending = time.monotonic() + seconds, getattr(process, "pending", "")
+    while True:
+        while "\n" in pending:
+            line, pending = pending.split("\n", 1)
+            if line.startswith(prefix):
+                process.pending = pending
+                return line + "\n"
+        remaining = deadline - time.monotonic()
+        ready = remaining > 0 and select.select([process.stdout], [], [], remaining)[0]
+        chunk = os.read(process.stdout.fileno(), 65536).decode() if ready else ""
+        if not chunk:  # the deadline passed, or the program closed its output: it ended
+            process.kill()
+            output, errors = process.communicate(timeout=10)
+            pytest.fail(f"no line starting with {prefix!r} within {seconds} s: {pending + output!r} {errors!r}")
+        pending += chunk
+
+
+def finish(process, seconds=60):
+    """(the rest of the output, the errors) of a process started by start_interruptible, once it has ended."""
+    rest, errors = process.communicate(timeout=seconds)
+    return getattr(process, "pending", "") + rest, errors
 
 
 def run_script(script, *arguments, timeout=120, **popen_options):

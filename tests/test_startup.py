@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPOSITORY, run_script
+from conftest import REPOSITORY, finish, line_starting_with, run_script
 
 PROGRAMS = [
     "train.py",
@@ -42,9 +42,9 @@ def test_ctrl_c_while_the_modules_load_is_one_line(tmp_path):
         text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    assert process.stdout.readline().strip() == "loading"
+    line_starting_with(process, "loading")
     process.send_signal(signal.SIGINT)
-    _, errors = process.communicate(timeout=30)
+    _, errors = finish(process, seconds=30)
     assert process.returncode == 130 and errors.strip() == "Interrupted (Ctrl-C).", errors
 
 

@@ -3,9 +3,11 @@
 import io
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from optimizers import SGD, make_optimizer
 from support import command_line, progress
 from support.model_files import load_history, load_model, save_model
 
-from conftest import REPOSITORY, is_png, run_script, start_interruptible, write_dataset
+from conftest import REPOSITORY, finish, is_png, line_starting_with, run_script, start_interruptible, write_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -143,9 +145,9 @@ def test_ctrl_c_saves_the_model_trained_so_far(small_mnist, tmp_path):
     save_model(Network([784, 8, 10], seed=5), tmp_path / "model.npz")  # the finished model the user already has
     before = (tmp_path / "model.npz").read_bytes()
     process = start_interruptible(command)
-    first_lines = [process.stdout.readline(), process.stdout.readline()]  # the header and epoch 1
+    first_lines = [line_starting_with(process, "Training"), line_starting_with(process, "epoch")]
     process.send_signal(signal.SIGINT)
-    rest, errors = process.communicate(timeout=60)
+    rest, errors = finish(process)
     assert process.returncode == 130, errors
     assert first_lines[1].startswith("epoch")
     assert "interrupted (Ctrl-C)" in rest and "Test accuracy:" in rest
@@ -379,8 +381,10 @@ def test_a_real_terminal_gets_the_progress_line(small_mnist, tmp_path):
     controller, terminal = pty.openpty()
     process = run_without_figures(small_mnist, tmp_path, stdout=terminal, stderr=terminal)
     os.close(terminal)
-    shown = b""
-    while True:
+    shown, deadline = b"", time.monotonic() + 120
+    while time.monotonic() < deadline:  # a deadline: a program that never ends fails the test, never hangs it
+        if not select.select([controller], [], [], deadline - time.monotonic())[0]:
+            break
         try:
             chunk = os.read(controller, 4096)
         except OSError:  # Linux: the other end is closed

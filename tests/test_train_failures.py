@@ -6,7 +6,6 @@ file is byte-for-byte the same afterwards.
 
 import os
 import signal
-import subprocess
 import sys
 
 import numpy as np
@@ -19,6 +18,8 @@ from support.model_files import load_history, load_model, save_model
 
 from conftest import (
     REPOSITORY,
+    finish,
+    line_starting_with,
     memory_cap_works,
     read_real,
     run_script,
@@ -171,9 +172,9 @@ def test_ctrl_c_before_the_first_epoch_ends_keeps_the_weights(small_mnist, tmp_p
                "--validation-size", "500", "--hidden-size", "2048", "--no-show",
                *map(str, outputs(tmp_path))]  # fmt: skip
     process = start_interruptible(command)
-    header = process.stdout.readline()  # printed once the data is loaded; the epoch takes over a second
+    header = line_starting_with(process, "Training")  # printed once the data is loaded; the epoch takes longer
     process.send_signal(signal.SIGINT)
-    rest, errors = process.communicate(timeout=60)
+    rest, errors = finish(process)
     assert header.startswith("Training a 784-2048-10 network")
     assert process.returncode == 130, errors
     assert "epoch 1/1" not in rest and "Traceback" not in errors
@@ -286,9 +287,9 @@ def test_sigterm_keeps_the_finished_epochs_and_leaves_no_temporary_file(small_mn
     command = [sys.executable, str(REPOSITORY / "train.py"), "--data-dir", str(small_mnist), "--epochs", "5000",
                *TINY_RUN, *map(str, outputs(tmp_path))]  # fmt: skip
     process = start_interruptible(command)
-    process.stdout.readline(), process.stdout.readline()  # the header and epoch 1
+    line_starting_with(process, "epoch")  # the first epoch has finished
     process.send_signal(signal.SIGTERM)
-    rest, errors = process.communicate(timeout=60)
+    rest, errors = finish(process)
     assert process.returncode == 143, errors
     assert "Training interrupted (SIGTERM)" in rest and "model.interrupted.npz (of the interrupted run" in rest
     assert errors.strip().splitlines()[-1] == "Terminated." and "Traceback" not in errors
@@ -315,10 +316,9 @@ sys.argv = ["train.py"]
 support.startup.run(lambda: train.main({arguments!r}))
 """
     process = start_interruptible([sys.executable, "-c", code])
-    while "saving" not in process.stdout.readline():
-        assert process.poll() is None, process.stderr.read()
+    line_starting_with(process, "saving")
     process.send_signal(signal_number)
-    _, errors = process.communicate(timeout=60)
+    _, errors = finish(process)
     assert process.returncode == status and "Traceback" not in errors, errors
     assert (tmp_path / "model.npz").read_bytes() == before
     assert [path.name for path in tmp_path.iterdir()] == ["model.npz"]
@@ -327,8 +327,9 @@ support.startup.run(lambda: train.main({arguments!r}))
 def test_output_into_a_closed_pipe_ends_quietly(small_mnist, tmp_path):
     command = [sys.executable, str(REPOSITORY / "train.py"), "--data-dir", str(small_mnist), "--epochs", "3",
                *TINY_RUN, *map(str, outputs(tmp_path))]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    process.stdout.readline()
+    process = start_interruptible(command)
+    line_starting_with(process, "Training")
     process.stdout.close()  # like `| head -1`: nobody reads the rest
-    errors = process.stderr.read().decode()
-    assert process.wait(timeout=60) != 0 and errors == "", errors
+    status = process.wait(timeout=60)
+    errors = process.stderr.read()
+    assert status != 0 and errors == "", errors

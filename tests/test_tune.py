@@ -1,17 +1,24 @@
 """tune.py through its command line: it searches, ranks on validation, saves, and never reads the test set."""
 
 import csv
-import select
 import signal
 import sys
-import time
 
 import numpy as np
 import pytest
 
 import tune
 
-from conftest import REPOSITORY, is_png, read_real, run_script, start_interruptible, write_dataset
+from conftest import (
+    REPOSITORY,
+    finish,
+    is_png,
+    line_starting_with,
+    read_real,
+    run_script,
+    start_interruptible,
+    write_dataset,
+)
 
 TINY_SEARCH = ["--hidden-sizes", "16", "--batch-sizes", "64", "--epochs", "1", "--validation-size", "500",
                "--no-show"]  # fmt: skip
@@ -86,30 +93,15 @@ def test_bad_options(option, value, capsys):
     assert option in capsys.readouterr().err
 
 
-def lines_until(process, prefix, seconds=60):
-    """Read the process's output lines until one starts with `prefix`; fail (never hang) if it ends first or takes
-    longer than `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        line = process.stdout.readline() if ready else ""
-        if line.startswith(prefix):
-            return line
-        if ready and not line:  # the end of the output: the program has ended
-            break
-    process.kill()
-    pytest.fail(f"no line starting with {prefix!r}: {process.communicate(timeout=10)}")
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="sending Ctrl-C to a child process is POSIX-only here")
 def test_ctrl_c_ranks_the_trials_done_and_keeps_the_finished_search(small_mnist, tmp_path):
     (tmp_path / "tuning.csv").write_text("the table of a finished search, three rows long")
     command = [sys.executable, str(REPOSITORY / "tune.py"), "--trials", "500", "--learning-rates", "0.05,0.2",
                *TINY_SEARCH, "--data-dir", str(small_mnist), "--results-dir", str(tmp_path)]  # fmt: skip
     process = start_interruptible(command)
-    lines_until(process, "trial")
+    line_starting_with(process, "trial")
     process.send_signal(signal.SIGINT)
-    output, errors = process.communicate(timeout=60)
+    output, errors = finish(process)
     assert process.returncode == 130, errors
     assert "Search interrupted (Ctrl-C)" in output and "rank  learning rate" in output
     rows = read_table(tmp_path / "tuning.interrupted.csv")
@@ -127,9 +119,9 @@ def test_ctrl_c_during_the_first_trial_keeps_the_old_results(small_mnist, tmp_pa
                "--batch-sizes", "128", "--epochs", "50", "--validation-size", "500", "--no-show",
                "--data-dir", str(small_mnist), "--results-dir", str(tmp_path)]  # fmt: skip
     process = start_interruptible(command)
-    header = lines_until(process, "Tuning:")  # printed once the data is loaded, as the first trial starts
+    header = line_starting_with(process, "Tuning:")  # printed once the data is loaded, as the first trial starts
     process.send_signal(signal.SIGINT)
-    output, errors = process.communicate(timeout=60)
+    output, errors = finish(process)
     assert header.startswith("Tuning: grid search of 1 setting,")
     assert process.returncode == 130, errors
     assert "trial 1/1" not in output and "Traceback" not in errors
