@@ -67,8 +67,8 @@ mistakes_only = False  # the prediction grid shows only misclassified test image
 PRESETS = {
     "best-no-aug": {"hidden_sizes": [2048], "dropout": 0.5, "epochs": 60, "augment": "none"},  # one hidden layer
     "best": {"hidden_sizes": [1024], "epochs": 150, "augment": "elastic", "validation_size": 0},  # one hidden layer
-    "cnn": {"model": "cnn", "conv_channels": [32, 64], "hidden_sizes": [256], "epochs": 30, "learning_rate": 0.05,
-            "dropout": 0.5, "augment": "affine"},  # the convolutional network of conv_network.py
+    "cnn": {"model": "cnn", "conv_channels": [32, 64], "hidden_sizes": [256], "epochs": 20, "learning_rate": 0.1,
+            "dropout": 0.5, "l2": 0.0005, "augment": "affine"},  # the convolutional network of conv_network.py
 }  # fmt: skip
 
 

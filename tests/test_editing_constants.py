@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+import train
+
 from conftest import REPOSITORY
 
 
@@ -90,12 +92,14 @@ def test_a_wrong_edit_gets_one_error_line_naming_the_constant(project, old, new,
     assert "PRESETS" not in error_lines[0]  # a preset is never blamed for the learner's edit
 
 
-def test_learning_rate_1_runs_though_the_cnn_preset_sets_0_05(project):
-    """Before, an integer learning rate made the cnn preset's 0.05 look like the wrong kind of value."""
+def test_learning_rate_1_runs_though_the_cnn_preset_sets_a_fraction(project):
+    """Before, an integer learning rate made the cnn preset's fraction look like the wrong kind of value."""
     edited(project, "learning_rate = 0.1  #", "learning_rate = 1  #")
     code = "import train; print(train.parse_arguments(['--preset', 'cnn']).learning_rate)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project, timeout=60)
-    assert result.returncode == 0 and result.stdout.strip() == "0.05", result.stderr
+    preset_rate = train.PRESETS["cnn"]["learning_rate"]
+    assert isinstance(preset_rate, float) and preset_rate != 1
+    assert result.returncode == 0 and float(result.stdout) == preset_rate, result.stderr
 
 
 def test_an_edited_train_py_trains_end_to_end(project, small_mnist, tmp_path):
