@@ -56,6 +56,8 @@ def digits():
 @pytest.mark.parametrize("form", FORMS)
 def test_real_digits_as_png_files(network, digits, tmp_path, form):
     images, labels = digits
+    if form == "upscaled_280":  # each of these pictures is 100 times larger: half as many keep the test quick
+        images, labels = images[: COUNT // 2], labels[: COUNT // 2]
     rng = np.random.default_rng(0)
     correct = 0
     for index, (digit, label) in enumerate(zip(images, labels)):
@@ -67,8 +69,8 @@ def test_real_digits_as_png_files(network, digits, tmp_path, form):
             plt.imsave(path, picture)
         _, _, probabilities = predict.classify_file(network, path)
         correct += int(np.argmax(probabilities)) == label
-    direct = np.mean(network.predict(images.reshape(COUNT, 784) / np.float32(255)) == labels)
-    assert correct / COUNT >= direct - 0.01  # within a point of the model's accuracy on the raw digits
+    direct = np.mean(network.predict(images.reshape(len(images), 784) / np.float32(255)) == labels)
+    assert correct / len(images) >= direct - 0.01  # within a point of the model's accuracy on the raw digits
 
 
 def test_command_line_lines_and_errors(tmp_path, digits, trained_model_path):
