@@ -388,3 +388,38 @@ def test_the_code_in_the_equation_table_is_the_code():
 def test_equation_table_check_can_fail():
     readme = README.read_text(encoding="utf-8").replace("`H = f(Z)`", "`H = sigmoid(Z)`")
     assert equation_table_problems(readme) == ["README.md: `H = sigmoid(Z)` is not in the function its row points to"]
+
+
+# ----- each measured figure in one place: the README's copies equal the chapter's --------------------------
+
+MEASURED = re.compile(r"(?<![\d.])\d+\.\d\d%|(?<![\d.])\d+(?:\.\d)? (?:min|s)\b")  # 99.06%, 1.4 min, 83 s
+
+
+def copied_figure_problems(readme_text, chapter_text):
+    """Every accuracy (two decimals) and time in the README's prose and tables also stands in the chapter that
+    measured them (docs/results.md): a figure that must appear twice is held equal by this check."""
+    problems = []
+    for number, line in prose_lines(readme_text):
+        for figure in MEASURED.findall(line):
+            if figure not in chapter_text:
+                problems.append(f"README.md:{number}: {figure} is not in docs/results.md, which measured it")
+    return problems
+
+
+def test_the_readmes_figures_are_the_chapters():
+    problems = copied_figure_problems(
+        README.read_text("utf-8"), (REPOSITORY / "docs" / "results.md").read_text("utf-8")
+    )
+    assert not problems, "\n".join(problems)
+
+
+def test_copied_figure_check_can_fail():
+    chapter = "| default | 99.06% | 1.4 min |\n"
+    assert copied_figure_problems("It reads **99.06%** in 1.4 min.\n", chapter) == []
+    assert copied_figure_problems("It reads 99.07% of them.\n", chapter) == [
+        "README.md:1: 99.07% is not in docs/results.md, which measured it"
+    ]
+    assert (
+        copied_figure_problems("```text\nTest accuracy: 98.00%\n```\n", chapter) == []
+    )  # program output is not a claim
+    assert copied_figure_problems("It took 83 s.\n", chapter)
