@@ -69,9 +69,12 @@ def read_start(path, size):
 def resolved(path):
     """`path` with its symbolic links followed; OSError (ELOOP) for a link that loops."""
     try:
-        return Path(path).resolve()
+        target = Path(path).resolve()
     except RuntimeError:  # Python 3.12 and older say "Symlink loop" this way
-        raise OSError(errno.ELOOP, "it is a symbolic link that loops", str(path)) from None
+        target = None
+    if target is None or target.is_symlink():  # Python 3.13 hands back the link that loops, unresolved
+        raise OSError(errno.ELOOP, "it is a symbolic link that loops", str(path))
+    return target
 
 
 def write_atomically(path, write):

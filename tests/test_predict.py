@@ -12,6 +12,7 @@ import matplotlib.image
 import matplotlib.pyplot as plt
 import matplotlib.text
 import numpy as np
+import PIL
 import pytest
 from matplotlib.backend_bases import MouseEvent
 from PIL import Image
@@ -330,6 +331,14 @@ def test_a_phone_photo_tagged_rotate_90_is_read_upright(network, digits, tmp_pat
     assert answers["sideways"][1] != labels[THREE]  # without its tag, the same photo is misread
 
 
+def skip_unless_read_back_as(path, mode):
+    """Skip the test when this Pillow reads the file it just wrote in another mode (Pillow 9 reads a 16-bit PNG
+    as 32-bit 'I', and a YCbCr TIFF as RGB): the mode the test is about never reaches predict.py then."""
+    found = Image.open(path).mode
+    if found != mode:
+        pytest.skip(f"Pillow {PIL.__version__} reads a {mode} {path.suffix} file back as {found}")
+
+
 @pytest.mark.parametrize("mode, suffix", [("I;16", "png"), ("I;16B", "tif")])
 def test_a_16_bit_grey_picture_larger_than_1000_pixels(network, digits, tmp_path, mode, suffix):
     images, labels = digits
@@ -337,7 +346,7 @@ def test_a_16_bit_grey_picture_larger_than_1000_pixels(network, digits, tmp_path
     Image.frombytes(mode, grey.shape[::-1], grey.astype(">u2" if mode == "I;16B" else "<u2").tobytes()).save(
         tmp_path / f"scan.{suffix}"
     )
-    assert Image.open(tmp_path / f"scan.{suffix}").mode == mode
+    skip_unless_read_back_as(tmp_path / f"scan.{suffix}", mode)
     picture, _, probabilities = predict.classify_file(network, tmp_path / f"scan.{suffix}")
     assert picture.shape == (500, 500) and picture.dtype == np.float32
     assert picture.max() == pytest.approx(49980 / 65535)  # 16-bit grey has a fixed range: not stretched
@@ -368,7 +377,7 @@ def test_a_float_tiff_of_one_grey_or_not_numbers_is_refused_in_words(tmp_path):
 def test_other_picture_modes(network, digits, tmp_path, mode):
     images, labels = digits
     Image.fromarray(dark_on_light(images[THREE], 4)).convert(mode).save(tmp_path / "digit.tif")
-    assert Image.open(tmp_path / "digit.tif").mode == mode
+    skip_unless_read_back_as(tmp_path / "digit.tif", mode)
     _, _, probabilities = predict.classify_file(network, tmp_path / "digit.tif")
     assert int(np.argmax(probabilities)) == labels[THREE]
 
