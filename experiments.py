@@ -37,6 +37,7 @@ import train
 import visualize
 from optimizers import make_optimizer
 from support import diagnosis
+from support.command_line import whole_number_from
 from support.files import output_problem
 from support.progress import plural
 
@@ -533,22 +534,6 @@ EXPERIMENTS = {
 }
 
 
-def at_least(smallest, largest=None):
-    """An argparse type: a whole number from `smallest` (to `largest`); argparse names the option when it is not."""
-
-    def whole_number(text):
-        try:
-            number = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number, not '{text}'") from None
-        if number < smallest or (largest is not None and number > largest):
-            limits = f"at least {smallest:,}" if largest is None else f"from {smallest:,} to {largest:,}"
-            raise argparse.ArgumentTypeError(f"must be {limits}, not {number:,}")
-        return number
-
-    return whole_number
-
-
 def command_line_parser():
     """The options; --help lists the experiments with their default sizes."""
     listing = "\n".join(
@@ -567,14 +552,14 @@ def command_line_parser():
     )
     parser.add_argument("experiment", choices=[*EXPERIMENTS, "all"], metavar="NAME",
                         help=f"the experiment: {', '.join(EXPERIMENTS)} or all")  # fmt: skip
-    parser.add_argument("--images", type=at_least(1), metavar="N",
+    parser.add_argument("--images", type=whole_number_from(1), metavar="N",
                         help="training images per run (default: each experiment's own, listed below)")  # fmt: skip
-    parser.add_argument("--epochs", type=at_least(1, 10_000), metavar="N",
+    parser.add_argument("--epochs", type=whole_number_from(1, 10_000), metavar="N",
                         help="epochs per run (default: each experiment's own, listed below)")  # fmt: skip
-    parser.add_argument("--validation-images", type=at_least(1), default=VALIDATION_IMAGES, metavar="N",
+    parser.add_argument("--validation-images", type=whole_number_from(1), default=VALIDATION_IMAGES, metavar="N",
                         help="the last training images of the file, never trained on, measured after every epoch "
                         "(default: %(default)s)")  # fmt: skip
-    parser.add_argument("--seed", type=at_least(0, 2**32 - 1), default=0, metavar="N",
+    parser.add_argument("--seed", type=whole_number_from(0, 2**32 - 1), default=0, metavar="N",
                         help="random seed of every run: the same seed, the same figures (default: 0)")  # fmt: skip
     parser.add_argument("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="where to save the figures (default: %(default)s)")

@@ -52,6 +52,7 @@ from augment import augment_images  # noqa: E402
 from conv_network import im2col, max_pool  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import SGD, clip_by_global_norm  # noqa: E402
+from support.command_line import whole_number_from  # noqa: E402
 from support.progress import describe  # noqa: E402
 
 BATCH_SIZE = 128
@@ -232,30 +233,14 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message.removeprefix('argument ')}\n")
 
 
-def whole_number(minimum, maximum=None):
-    """An argparse type: a whole number from `minimum` to `maximum`; argparse names the option when it is not."""
-
-    def parse(text):
-        try:
-            number = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number, not '{text}'") from None
-        if number < minimum or (maximum is not None and number > maximum):
-            limits = f"at least {minimum:,}" if maximum is None else f"from {minimum:,} to {maximum:,}"
-            raise argparse.ArgumentTypeError(f"must be {limits}, not {number:,}")
-        return number
-
-    return parse
-
-
 def make_parser():
     """The options, each checked as argparse reads it (--validation-size again once the data is read)."""
     parser = Parser(description="Time one training epoch against its floor and scikit-learn.")
     add = parser.add_argument
-    add("--repeats", type=whole_number(1), default=7, help="measurements of each (default: %(default)s)")
-    add("--hidden-size", type=whole_number(1, 100_000), default=128, help="hidden units (default: %(default)s)")
+    add("--repeats", type=whole_number_from(1), default=7, help="measurements of each (default: %(default)s)")
+    add("--hidden-size", type=whole_number_from(1, 100_000), default=128, help="hidden units (default: %(default)s)")
     add("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")
-    add("--validation-size", type=whole_number(0), default=10000, help="held out, as in train.py")
+    add("--validation-size", type=whole_number_from(0), default=10000, help="held out, as in train.py")
     return parser
 
 

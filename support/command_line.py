@@ -129,6 +129,23 @@ def whole_number(text):
 whole_number.__name__ = "whole number"  # how argparse names the type in its error message
 
 
+def whole_number_from(smallest, largest=None):
+    """An argparse type for the options of experiments.py and benchmarks/speed.py: a whole number from `smallest`
+    (to `largest`); argparse names the option when it is not."""
+
+    def parse(text):
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not '{text}'") from None
+        if number < smallest or (largest is not None and number > largest):
+            limits = f"at least {smallest:,}" if largest is None else f"from {smallest:,} to {largest:,}"
+            raise argparse.ArgumentTypeError(f"must be {limits}, not {number:,}")
+        return number
+
+    return parse
+
+
 def comma_separated(kind):
     """An argparse type for lists like '800,800' -> [800, 800] (kind int) or '0.1,0.3' (kind float)."""
     read = whole_number if kind is int else kind
