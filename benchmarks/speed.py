@@ -1,7 +1,8 @@
 """How fast is training? One epoch against its matrix products alone, which no NumPy code can avoid, and scikit-learn.
 
-    python benchmarks/speed.py                     # under a minute on 2 cores
-    python benchmarks/speed.py --hidden-size 512   # the default network of train.py
+    python benchmarks/speed.py                       # about 3 minutes on 2 cores, mostly the cnn's epochs
+    python benchmarks/speed.py --hidden-size 512     # the default network of train.py
+    python benchmarks/speed.py --validation-size 0   # every epoch on all 60,000 training images
 
 The work is the same for all three: a 784-128-10 ReLU network, plain SGD (no momentum), batch 128, one epoch
 over the 50,000 training images, no augmentation.
@@ -18,7 +19,8 @@ Then the cost of data augmentation: distorting the 50,000 training images in min
 train.py does every epoch, against one training epoch of a 784-800-10 network without augmentation.
 
 Last, one epoch of the convolutional network of the 'cnn' preset (without augmentation) against its matrix
-products alone (on arrays of the shapes one mini-batch uses, times the number of mini-batches), and where the
+products alone (on arrays of the shapes one mini-batch uses, times the number of mini-batches), each measured
+--cnn-repeats times in turns, the medians compared (a single epoch of it varies by seconds); and where the
 rest of the epoch goes: im2col and col2im, and max-pooling, each timed inside the epoch, and everything else,
 what remains of the epoch. That can come out a little below 0 when the products run faster inside the epoch
 than alone: training multiplies their transposes, the same work, which OpenBLAS did about 4% faster on the
@@ -188,10 +190,8 @@ def cnn_product_seconds(network, images):
     return time.perf_counter() - started
 
 
-def report_cnn(data):
-    """Print one epoch of the 'cnn' preset's network against its matrix products alone, and where the rest goes."""
-    args = train.default_settings(**{**train.PRESETS["cnn"], "epochs": 1, "augment": "none", "dropout": 0.0})
-    network, optimizer = train.build_model(args, (28, 28))
+def cnn_epoch_parts(network, optimizer, data, args):
+    """Seconds of one epoch of the convolutional network, and of its im2col and col2im, and its max-pooling."""
     totals = {"im2col and col2im": 0.0, "max-pooling, forward and backward": 0.0}
     # To time these four functions inside a real epoch, replace each for the epoch with a copy that also
     # counts its own time (ConvNetwork finds them in the module conv_network), and put the originals back.
@@ -204,12 +204,30 @@ def report_cnn(data):
     finally:
         for name, function in originals.items():
             setattr(conv_network, name, function)
-    epoch = history[0]["seconds"]
+    return history[0]["seconds"], totals
+
+
+def report_cnn(data, repeats):
+    """Print one epoch of the 'cnn' preset's network against its matrix products alone, and where the rest goes.
+
+    The epoch and the products are measured in turns, `repeats` times each, and the medians are compared."""
+    args = train.default_settings(**{**train.PRESETS["cnn"], "epochs": 1, "augment": "none", "dropout": 0.0})
+    network, optimizer = train.build_model(args, (28, 28))
     batches = math.ceil(len(data[0]) / args.batch_size)
-    products = statistics.median(cnn_product_seconds(network, data[0][: args.batch_size]) for _ in range(9)) * batches
-    parts = {**totals, "everything else": epoch - products - sum(totals.values())}
-    print(f"One epoch of the 'cnn' preset's network ({describe(network)}), without augmentation:")
-    print(f"  epoch                                 {epoch:6.1f}s")
+    epochs, products, parts = [], [], {}
+    for _ in range(repeats):
+        seconds, totals = cnn_epoch_parts(network, optimizer, data, args)
+        epochs.append(seconds)
+        for name, part_seconds in totals.items():
+            parts.setdefault(name, []).append(part_seconds)
+        one_batch = statistics.median(cnn_product_seconds(network, data[0][: args.batch_size]) for _ in range(9))
+        products.append(one_batch * batches)
+    epoch, products = statistics.median(epochs), statistics.median(products)
+    parts = {name: statistics.median(seconds) for name, seconds in parts.items()}
+    parts["everything else"] = epoch - products - sum(parts.values())
+    print(f"One epoch of the 'cnn' preset's network ({describe(network)}), {len(data[0]):,} images without "
+          f"augmentation (median of {repeats}):")  # fmt: skip
+    print(f"  epoch                                 {epoch:6.1f}s   (each: {', '.join(f'{s:.1f}' for s in epochs)})")
     print(f"  matrix products alone                 {products:6.1f}s")
     print(f"  epoch / products alone                {epoch / products:6.2f}x")
     print("  the rest of the epoch:")
@@ -240,6 +258,7 @@ def make_parser():
     add("--repeats", type=whole_number_from(1), default=7, help="measurements of each (default: %(default)s)")
     add("--hidden-size", type=whole_number_from(1, 100_000), default=128, help="hidden units (default: %(default)s)")
     add("--data-dir", default="data", help="folder with the MNIST files (default: %(default)s)")
+    add("--cnn-repeats", type=whole_number_from(1), default=3, help="epochs of the cnn (default: %(default)s)")
     add("--validation-size", type=whole_number_from(0), default=10000, help="held out, as in train.py")
     return parser
 
@@ -292,7 +311,7 @@ def main(argv=None):
     else:
         print("  scikit-learn             not installed, skipped")
     report_augmentation(data, max(1, args.repeats // 2))
-    report_cnn(data)
+    report_cnn(data, args.cnn_repeats)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ spec.loader.exec_module(speed)
 
 
 def test_benchmark_runs_and_reports(small_mnist):
-    result = run_script("benchmarks/speed.py", "--repeats", "1", "--data-dir", small_mnist,
+    result = run_script("benchmarks/speed.py", "--repeats", "1", "--cnn-repeats", "2", "--data-dir", small_mnist,
                         "--validation-size", "500", timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     output = result.stdout
@@ -23,6 +23,8 @@ def test_benchmark_runs_and_reports(small_mnist):
     assert re.search(r"scikit-learn (epoch\s+\d+\.\d+s|\s+not installed)", output)
     for method in ("shift", "affine", "elastic"):
         assert re.search(rf"{method}\s+\d+\.\d+s\s+\d+\.\d\dx of training", output)
+    assert "network (28x28 -> conv 32, 64 -> 1024-256-10), 2,500 images without augmentation (median of 2)" in output
+    assert re.search(r"epoch\s+\d+\.\ds   \(each: \d+\.\d, \d+\.\d\)", output)  # both epochs of the cnn
     assert re.search(r"matrix products alone\s+\d+\.\ds", output)
     assert re.search(r"epoch / products alone\s+\d+\.\d\dx", output)
     for part in ("im2col and col2im", "max-pooling", "everything else"):
@@ -30,8 +32,10 @@ def test_benchmark_runs_and_reports(small_mnist):
 
 
 def test_good_options_are_read():
-    args = speed.make_parser().parse_args(["--repeats", "3", "--hidden-size", "64", "--validation-size", "0"])
+    args = speed.make_parser().parse_args(["--repeats", "3", "--hidden-size", "64", "--validation-size", "0",
+                                           "--cnn-repeats", "2"])  # fmt: skip
     assert (args.repeats, args.hidden_size, args.validation_size, args.data_dir) == (3, 64, 0, "data")
+    assert args.cnn_repeats == 2 and speed.make_parser().parse_args([]).cnn_repeats == 3
 
 
 @pytest.mark.parametrize(
@@ -43,6 +47,7 @@ def test_good_options_are_read():
      (["--hidden-size", "-3"], "--hidden-size: must be from 1 to 100,000, not -3"),
      (["--hidden-size", "1000000"], "--hidden-size: must be from 1 to 100,000, not 1,000,000"),
      (["--validation-size", "-1"], "--validation-size: must be at least 0, not -1"),
+     (["--cnn-repeats", "0"], "--cnn-repeats: must be at least 1, not 0"),
      (["--fast"], "unrecognized arguments: --fast")],
 )  # fmt: skip
 def test_a_bad_option_is_one_error_line_naming_it(capsys, arguments, message):
