@@ -5,7 +5,7 @@
     python benchmarks/speed.py --validation-size 0   # every epoch on all 60,000 training images
 
 The work is the same for all three: a 784-128-10 ReLU network, plain SGD (no momentum), batch 128, one epoch
-over the 50,000 training images, no augmentation.
+over the training images (50,000 of them, unless --validation-size says otherwise), no augmentation.
 - project:      one epoch of train.py's own training loop (shuffle, forward, backward, update).
 - GEMM only:    the five matrix multiplications of every mini-batch alone, on arrays of the same shapes.
                 Everything else an epoch does is overhead on top of these.
@@ -15,7 +15,7 @@ The three are measured in turns, so that machine noise hits them alike, and the 
 the ratios come from the same run. The project keeps training one network across the repeats, so the later
 epochs are those of a confident network, where unflushed subnormal numbers would show up as a slowdown.
 
-Then the cost of data augmentation: distorting the 50,000 training images in mini-batches of 128, as
+Then the cost of data augmentation: distorting the same training images in mini-batches of 128, as
 train.py does every epoch, against one training epoch of a 784-800-10 network without augmentation.
 
 Last, one epoch of the convolutional network of the 'cnn' preset (without augmentation) against its matrix
